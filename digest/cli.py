@@ -1,0 +1,221 @@
+"""The ``digest`` command: thin click commands over the library.
+
+Errors the project raises on purpose become one ``Error: …`` line on stderr and a
+non-zero exit code (2 for bad configuration or input, 1 for failed work); the
+traceback is shown only with ``--verbose``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from datetime import datetime, time
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+
+from digest import __version__
+from digest.config import DEFAULT_CONFIG_NAME, STARTER_CONFIG, Settings, load_settings
+from digest.errors import DigestError, InputError
+from digest.store import Store
+from digest.text import one_line
+
+
+class App:
+    """What every command needs, loaded on first use."""
+
+    def __init__(self, config_path: str | None, verbose: bool) -> None:
+        self.config_path = config_path
+        self.verbose = verbose
+        self._store: Store | None = None
+
+    @cached_property
+    def settings(self) -> Settings:
+        settings = load_settings(self.config_path)
+        if settings.origin is None:
+            click.echo(
+                f"No {DEFAULT_CONFIG_NAME} here: using the built-in sample settings "
+                "('digest init' writes a starter file).",
+                err=True,
+            )
+        return settings
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store.open(self.settings.store.url)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+    def parse_date(self, value: str | None, option: str) -> datetime | None:
+        """A date (start of that day in the site's time zone) or a full ISO timestamp."""
+        if value is None:
+            return None
+        zone = ZoneInfo(self.settings.site.timezone)
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise InputError(f"{option} {value!r} is not a date (use YYYY-MM-DD)") from None
+        if len(value) <= 10:
+            parsed = datetime.combine(parsed.date(), time(), zone)
+        elif parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=zone)
+        return parsed
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help=f"Configuration file (default: $DIGEST_CONFIG or ./{DEFAULT_CONFIG_NAME}).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log progress and show tracebacks.")
+@click.version_option(__version__, prog_name="digest")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
+    """Paper Digest: new research papers in, a short personal newsletter out.
+
+    Example: digest init && digest fetch && digest papers --since 2026-11-27
+    """
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    app = App(config_path, verbose)
+    ctx.obj = app
+    ctx.call_on_close(app.close)
+
+
+@cli.command()
+@click.argument("path", required=False, metavar="[PATH]")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.pass_context
+def init(ctx: click.Context, path: str | None, force: bool) -> None:
+    """Write a commented starter configuration file.
+
+    Example: digest init            (writes ./digest.toml)
+    """
+    app: App = ctx.obj
+    target = Path(path or app.config_path or DEFAULT_CONFIG_NAME)
+    if target.exists() and not force:
+        raise InputError(f"{target} exists already (use --force to overwrite it)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(STARTER_CONFIG, encoding="utf-8")
+    click.echo(f"Wrote {target}. Edit its sources and topics, then run 'digest fetch'.")
+
+
+@cli.command()
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    metavar="NAME",
+    help="Fetch only this source (repeatable).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@pass_app
+def fetch(app: App, sources: Sequence[str], fmt: str) -> None:
+    """Fetch new listings from the configured sources into the store.
+
+    Prints one line per source (new, updated, unchanged, or why it failed). A failing
+    source is skipped and the others are still stored; the exit code is then 1.
+
+    Example: digest fetch --source arxiv-cs
+    """
+    from digest.fetch import fetch_sources
+
+    for name in sources:
+        app.settings.source(name)
+    reports = fetch_sources(
+        app.settings,
+        app.store,
+        names=list(sources) or None,
+        on_report=(lambda r: click.echo(r.summary())) if fmt == "text" else None,
+    )
+    if fmt == "json":
+        click.echo(json.dumps([r.as_json() for r in reports], indent=2))
+    if not reports:
+        click.echo("No sources configured: add [[sources]] to the configuration file.", err=True)
+    if any(r.failed for r in reports):
+        raise click.exceptions.Exit(1)
+
+
+@cli.command()
+@click.option("--since", metavar="DATE", help="Only papers first seen on or after DATE.")
+@click.option("--source", metavar="NAME", help="Only papers listed by this source.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many papers.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table", show_default=True
+)
+@pass_app
+def papers(app: App, since: str | None, source: str | None, limit: int | None, fmt: str) -> None:
+    """List stored papers, newest first.
+
+    jsonl prints one JSON object per paper with the keys id, version, title, abstract,
+    authors, categories, published, first_seen, links, sources, announce_type, upvotes.
+
+    Example: digest papers --since 2026-11-27 --format jsonl
+    """
+    found = app.store.papers(since=app.parse_date(since, "--since"), source=source, limit=limit)
+    if fmt == "jsonl":
+        for paper in found:
+            click.echo(json.dumps(paper.as_json(), ensure_ascii=False))
+        return
+    rows = [
+        (
+            p.id,
+            str(p.version or ""),
+            p.first_seen.strftime("%Y-%m-%d %H:%M"),
+            ",".join(p.sources),
+            one_line(p.title, 70),
+        )
+        for p in found
+    ]
+    _table(("id", "v", "first seen (UTC)", "sources", "title"), rows)
+    click.echo(f"{len(found)} papers", err=True)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    for row in [header, *rows]:
+        click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+
+
+def main(argv: Sequence[str] | None = None) -> Any:
+    verbose = "-v" in (argv or sys.argv) or "--verbose" in (argv or sys.argv)
+    try:
+        result = cli.main(
+            args=list(argv) if argv is not None else None, prog_name="digest", standalone_mode=False
+        )
+        if isinstance(result, int):
+            sys.exit(result)
+        return result
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        click.echo(f"Error: {one_line(exc.format_message())}", err=True)
+        sys.exit(exc.exit_code)
+    except DigestError as exc:
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"Error: {one_line(str(exc))}", err=True)
+        sys.exit(exc.exit_code)

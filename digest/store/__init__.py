@@ -1,0 +1,115 @@
+"""The store: SQLAlchemy over SQLite by default, PostgreSQL by URL; migrated on open."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from digest.models import Paper, StoredPaper
+from digest.store import papers as _papers
+from digest.store.database import create_engine, migrate, write_transaction
+from digest.store.papers import IngestCounts
+from digest.store.schema import paper_sources, papers, source_state
+
+__all__ = ["IngestCounts", "SourceState", "Store"]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What the store remembers about fetching one source."""
+
+    name: str
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    items_seen_at: datetime | None = None
+    last_attempt: datetime | None = None
+    last_success: datetime | None = None
+    last_error: str | None = None
+
+
+class Store:
+    """One database: papers and, as later stages need them, editions and deliveries."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        engine = create_engine(url)
+        migrate(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # papers
+
+    def ingest(
+        self, source: str, priority: int, batch: Sequence[Paper], now: datetime
+    ) -> IngestCounts:
+        with write_transaction(self.engine) as conn:
+            return _papers.ingest(conn, source, priority, batch, now)
+
+    def touch_source(self, source: str, previous: datetime | None, now: datetime) -> int:
+        with write_transaction(self.engine) as conn:
+            return _papers.touch_source(conn, source, previous, now)
+
+    def papers(
+        self,
+        *,
+        since: datetime | None = None,
+        source: str | None = None,
+        ids: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[StoredPaper]:
+        with self.engine.connect() as conn:
+            return _papers.select_papers(conn, since=since, source=source, ids=ids, limit=limit)
+
+    def paper(self, paper_id: str) -> StoredPaper | None:
+        found = self.papers(ids=[paper_id])
+        return found[0] if found else None
+
+    def count_papers(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one()
+
+    def paper_sources(self, paper_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(paper_sources)
+                .where(paper_sources.c.paper_id == paper_id)
+                .order_by(paper_sources.c.source)
+            )
+            return [dict(r) for r in rows.mappings()]
+
+    # sources
+
+    def source_state(self, name: str) -> SourceState:
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(sa.select(source_state).where(source_state.c.name == name))
+                .mappings()
+                .first()
+            )
+        return SourceState(**row) if row else SourceState(name)
+
+    def save_source_state(self, state: SourceState) -> None:
+        values = {k: getattr(state, k) for k in SourceState.__slots__}
+        with write_transaction(self.engine) as conn:
+            updated = conn.execute(
+                source_state.update().where(source_state.c.name == state.name).values(values)
+            )
+            if not updated.rowcount:
+                conn.execute(source_state.insert().values(values))

@@ -1,0 +1,80 @@
+"""Tables of the store, declared once for queries; migrations create and change them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+
+metadata = sa.MetaData()
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in Python, UTC without offset in the database (any dialect)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use aware UTC datetimes")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+papers = sa.Table(
+    "papers",
+    metadata,
+    sa.Column("id", sa.String(300), primary_key=True),
+    sa.Column("version", sa.Integer),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("title_key", sa.String(40), nullable=False, index=True),
+    sa.Column("abstract", sa.Text, nullable=False, default=""),
+    sa.Column("authors", sa.JSON, nullable=False),
+    sa.Column("categories", sa.JSON, nullable=False),
+    sa.Column("links", sa.JSON, nullable=False),
+    sa.Column("keywords", sa.JSON, nullable=False),
+    sa.Column("published", UTCDateTime),
+    sa.Column("updated", UTCDateTime),
+    sa.Column("first_seen", UTCDateTime, nullable=False, index=True),
+    sa.Column("last_seen", UTCDateTime, nullable=False),
+    sa.Column("doi", sa.Text),
+    sa.Column("journal_ref", sa.Text),
+    sa.Column("comment", sa.Text),
+    sa.Column("announce_type", sa.String(20)),
+    sa.Column("upvotes", sa.Integer),
+    sa.Column("num_comments", sa.Integer),
+    sa.Column("github_stars", sa.Integer),
+    sa.Column("ai_summary", sa.Text),
+    sa.Column("meta_priority", sa.Integer, nullable=False, default=0),
+)
+
+paper_sources = sa.Table(
+    "paper_sources",
+    metadata,
+    sa.Column(
+        "paper_id", sa.String(300), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("first_seen", UTCDateTime, nullable=False),
+    sa.Column("last_seen", UTCDateTime, nullable=False),
+    sa.Index("ix_paper_sources_source", "source", "last_seen"),
+)
+
+source_state = sa.Table(
+    "source_state",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("etag", sa.Text),
+    sa.Column("last_modified", sa.Text),
+    sa.Column("content_hash", sa.String(64)),
+    sa.Column("items_seen_at", UTCDateTime),
+    sa.Column("last_attempt", UTCDateTime),
+    sa.Column("last_success", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+)

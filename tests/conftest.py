@@ -1,0 +1,177 @@
+"""Shared fixtures: the real data in ../shared/data, a real HTTP server, a real SQLite store."""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from digest.config import FetchSettings, Settings, parse_settings
+from digest.http import HttpClient
+from digest.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("DIGEST_SHARED_DATA", ROOT.parent / "shared" / "data")).resolve()
+SAMPLE = ROOT / "digest" / "sample"
+
+RSS_ALL = DATA / "arxiv-rss" / "rss.arxiv.org_all-archives_2024-11-28.xml"
+RSS_ATOM = DATA / "arxiv-rss" / "rss.arxiv.org_atom_cs.AI_2025-08-20.xml"
+RSS_ERROR = DATA / "arxiv-rss" / "rss.arxiv.org_error_bad-archive_2024-11-28.xml"
+RSS_EMPTY = DATA / "arxiv-rss" / "rss.arxiv.org_test_empty_2024-11-28.xml"
+API_QUERY = DATA / "arxiv-api" / "export.arxiv.org_query_cs.AI-LG-CL_25_2026-08-02.xml"
+API_BODIES = DATA / "arxiv-api" / "arxiv.py_fixtures_2026_extracted_bodies"
+API_2016 = DATA / "arxiv-api" / "arxiv.py_fixtures_2016"
+HF_RAW = DATA / "hf-daily" / "api_daily_papers_raw_2026-07-31.json"
+HF_DIR = DATA / "hf-daily"
+LISTING = DATA / "listing" / "000_f818781e1eb7ac74.txt"
+TRICKY = DATA / "feeds-tricky"
+
+if not DATA.is_dir():  # pragma: no cover - a broken checkout layout, not a skip
+    raise RuntimeError(f"shared test data not found at {DATA} (set DIGEST_SHARED_DATA)")
+
+
+@dataclass
+class Request:
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    status: int
+
+
+@dataclass
+class FileServer:
+    """A real HTTP server on 127.0.0.1 serving files, with scripted failures.
+
+    ``routes`` maps a URL path to a file or to a callable returning (status, body,
+    headers); ``script`` maps a path to statuses answered before the real response.
+    ETag and Last-Modified are sent, and a matching conditional GET gets a 304.
+    """
+
+    base_url: str = ""
+    routes: dict[str, Any] = field(default_factory=dict)
+    script: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)
+    requests: list[Request] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    def serve(
+        self, path: str, target: Path | Callable[..., tuple[int, bytes, dict[str, str]]]
+    ) -> str:
+        self.routes[path] = target
+        return self.url(path)
+
+    def fail_first(self, path: str, *answers: tuple[int, dict[str, str]]) -> None:
+        self.script.setdefault(path, []).extend(answers)
+
+    def hits(self, path: str) -> list[Request]:
+        return [r for r in self.requests if r.path == path]
+
+
+def _handler(server: FileServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            parts = urlsplit(self.path)
+            query = parse_qs(parts.query, keep_blank_values=True)
+            status, body, headers = self._answer(parts.path, query)
+            with server.lock:
+                server.requests.append(Request(parts.path, query, dict(self.headers), status))
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _answer(
+            self, path: str, query: dict[str, list[str]]
+        ) -> tuple[int, bytes, dict[str, str]]:
+            with server.lock:
+                scripted = server.script.get(path)
+                if scripted:
+                    status, headers = scripted.pop(0)
+                    return status, f"scripted {status}".encode(), headers
+            target = server.routes.get(path)
+            if target is None:
+                return 404, b"not found", {}
+            if callable(target):
+                return target(query)
+            body = Path(target).read_bytes()
+            etag = '"' + hashlib.sha1(body).hexdigest() + '"'
+            modified = email.utils.formatdate(Path(target).stat().st_mtime, usegmt=True)
+            headers = {"ETag": etag, "Last-Modified": modified, "Content-Type": "application/xml"}
+            if self.headers.get("If-None-Match") == etag:
+                return 304, b"", headers
+            return 200, body, headers
+
+    return Handler
+
+
+@pytest.fixture
+def http_server() -> Iterator[FileServer]:
+    files = FileServer()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(files))
+    files.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield files
+    httpd.shutdown()
+    httpd.server_close()
+
+
+class FakeTime:
+    """A clock that only moves when slept on: backoff and rate limits cost no real time."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+def http_client(fake_time: FakeTime) -> Iterator[HttpClient]:
+    client = HttpClient(
+        FetchSettings(timeout=5.0, backoff=1.0), sleep=fake_time.sleep, clock=fake_time.clock
+    )
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store.open(f"sqlite:///{tmp_path / 'digest.db'}")
+    yield opened
+    opened.close()
+
+
+def make_settings(tmp_path: Path, sources: list[dict[str, Any]], **sections: Any) -> Settings:
+    data: dict[str, Any] = {
+        "store": {"url": f"sqlite:///{tmp_path / 'digest.db'}"},
+        "sources": sources,
+        **sections,
+    }
+    return parse_settings(data, origin=str(tmp_path / "digest.toml"))

@@ -1,0 +1,199 @@
+"""The store: one record per paper, merged across sources and versions, on a real SQLite file."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from conftest import API_QUERY, HF_RAW, LISTING, RSS_ALL
+
+from digest.models import SOURCE_PRIORITY, Paper
+from digest.sources import arxiv_api, arxiv_rss, hf_daily, listing
+from digest.store import Store
+from digest.store.database import MIGRATIONS
+
+T0 = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
+
+
+def ingest(store: Store, source: str, kind: str, papers: list[Paper], now: datetime = T0):
+    return store.ingest(source, SOURCE_PRIORITY[kind], papers, now)
+
+
+def test_api_and_daily_papers_share_three_papers_so_give_52_records(store):
+    api = arxiv_api.parse(API_QUERY.read_bytes()).papers
+    hf = hf_daily.parse(HF_RAW.read_bytes()).papers
+    shared = {p.id for p in api} & {p.id for p in hf}
+    assert len(shared) == 3
+    assert ingest(store, "api", "arxiv-api", api).new == 25
+    counts = ingest(store, "hf", "hf-daily", hf, T0 + timedelta(hours=1))
+    assert (counts.new, counts.updated) == (27, 3)
+    assert store.count_papers() == 52
+    for paper_id in shared:
+        merged = store.paper(paper_id)
+        from_api = next(p for p in api if p.id == paper_id)
+        from_hf = next(p for p in hf if p.id == paper_id)
+        assert merged.sources == ("api", "hf")
+        assert merged.categories == from_api.categories  # from arXiv
+        assert merged.upvotes == from_hf.upvotes  # from Daily Papers
+        assert merged.version == from_api.version
+        assert merged.first_seen == T0
+        if from_hf.links.get("code"):
+            assert merged.links["code"] == from_hf.links["code"]
+
+
+def test_trusted_source_wins_the_bibliographic_fields_whatever_the_order(store):
+    hf = Paper(
+        id="arxiv:2401.00001",
+        title="A title from daily papers",
+        abstract="short",
+        upvotes=41,
+        links={"code": "https://github.com/x/y"},
+    )
+    api = Paper(
+        id="arxiv:2401.00001",
+        title="The arXiv Title",
+        abstract="The abstract.",
+        authors=("A. Author",),
+        categories=("cs.LG", "cs.AI"),
+        version=1,
+    )
+    ingest(store, "hf", "hf-daily", [hf])
+    ingest(store, "api", "arxiv-api", [api])
+    merged = store.paper("arxiv:2401.00001")
+    assert (merged.title, merged.upvotes, merged.links["code"]) == (
+        "The arXiv Title",
+        41,
+        "https://github.com/x/y",
+    )
+    # and a later Daily Papers listing updates popularity without touching the title
+    ingest(store, "hf", "hf-daily", [replace(hf, upvotes=80)], T0 + timedelta(days=1))
+    merged = store.paper("arxiv:2401.00001")
+    assert (merged.title, merged.upvotes, merged.categories) == (
+        "The arXiv Title",
+        80,
+        ("cs.LG", "cs.AI"),
+    )
+
+
+def test_versions_are_one_record_and_a_replacement_is_an_update(store):
+    v1 = Paper(
+        id="arxiv:2401.00002",
+        title="First",
+        abstract="one",
+        version=1,
+        announce_type="new",
+        published=T0,
+    )
+    assert ingest(store, "rss", "arxiv-rss", [v1]).new == 1
+    v3 = replace(
+        v1,
+        title="First, revised",
+        abstract="three",
+        version=3,
+        announce_type="replace",
+        published=None,
+        updated=T0 + timedelta(days=9),
+    )
+    counts = ingest(store, "rss", "arxiv-rss", [v3], T0 + timedelta(days=9))
+    assert (counts.new, counts.updated) == (0, 1)
+    stored = store.paper("arxiv:2401.00002")
+    assert (stored.version, stored.title, stored.announce_type) == (3, "First, revised", "replace")
+    assert stored.first_seen == T0 and stored.published == T0
+    # an older version arriving late never rolls the record back
+    ingest(store, "api", "arxiv-api", [replace(v1, title="Old title")], T0 + timedelta(days=10))
+    assert store.paper("arxiv:2401.00002").version == 3
+
+
+def test_fetching_the_same_listing_again_changes_only_last_seen(store):
+    papers = arxiv_rss.parse(RSS_ALL.read_bytes()).papers
+    first = ingest(store, "all", "arxiv-rss", papers)
+    assert (first.new, first.replacements) == (1504, 569)
+    with store.engine.connect() as conn:
+        before = [
+            dict(r) for r in conn.execute(sa.text("SELECT * FROM papers ORDER BY id")).mappings()
+        ]
+    again = ingest(store, "all", "arxiv-rss", papers, T0 + timedelta(hours=2))
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 1504)
+    with store.engine.connect() as conn:
+        after = [
+            dict(r) for r in conn.execute(sa.text("SELECT * FROM papers ORDER BY id")).mappings()
+        ]
+    assert len(before) == len(after) == 1504
+    for old, new in zip(before, after, strict=True):
+        assert old.pop("last_seen") != new.pop("last_seen")
+        assert old == new
+
+
+def test_pasted_listing_paper_folds_into_the_arxiv_record_of_the_same_title(store):
+    pasted = listing.parse(LISTING.read_bytes()).papers
+    ingest(store, "pasted", "listing", pasted)
+    target = pasted[0]
+    arxiv = Paper(
+        id="arxiv:2104.00001",
+        title=target.title.upper(),
+        abstract=target.abstract,
+        version=2,
+        categories=("cs.CV",),
+    )
+    ingest(store, "rss", "arxiv-rss", [arxiv], T0 + timedelta(hours=1))
+    assert store.count_papers() == 68
+    merged = store.paper("arxiv:2104.00001")
+    assert merged.sources == ("pasted", "rss")
+    assert merged.first_seen == T0
+    assert merged.links["code"] == target.links["code"]
+    assert store.paper(target.id) is None
+    # pasting the page again adds nothing new: the paper is now known by its real id
+    again = ingest(store, "pasted", "listing", pasted, T0 + timedelta(hours=2))
+    assert again.new == 0 and store.count_papers() == 68
+
+
+def test_pasted_listing_after_the_arxiv_record_joins_it(store):
+    arxiv = Paper(
+        id="arxiv:2104.00002",
+        title="Random Teachers are Good Teachers",
+        abstract="arXiv abstract",
+        version=1,
+    )
+    ingest(store, "rss", "arxiv-rss", [arxiv])
+    pasted = listing.parse(LISTING.read_bytes()).papers
+    counts = ingest(store, "pasted", "listing", pasted, T0 + timedelta(hours=1))
+    assert counts.new == 67 and counts.updated + counts.unchanged == 1
+    merged = store.paper("arxiv:2104.00002")
+    assert merged.sources == ("rss", "pasted")
+    assert merged.abstract == "arXiv abstract"
+
+
+def test_every_source_and_first_sighting_is_remembered(store):
+    paper = Paper(id="arxiv:2401.00003", title="Seen twice", version=1)
+    ingest(store, "a", "arxiv-rss", [paper])
+    ingest(store, "b", "hf-daily", [paper], T0 + timedelta(days=1))
+    rows = store.paper_sources("arxiv:2401.00003")
+    assert [(r["source"], r["first_seen"]) for r in rows] == [
+        ("a", T0),
+        ("b", T0 + timedelta(days=1)),
+    ]
+
+
+def test_store_is_created_and_migrated_on_first_use(tmp_path):
+    path = tmp_path / "nested" / "digest.db"
+    with Store.open(f"sqlite:///{path}") as store:
+        ingest(store, "a", "arxiv-rss", [Paper(id="arxiv:2401.00004", title="Kept")])
+    assert path.exists()
+    heads = sorted(p.name.split("_")[0] for p in (MIGRATIONS / "versions").glob("*.py"))
+    with Store.open(f"sqlite:///{path}") as store:
+        with store.engine.connect() as conn:
+            version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        assert version == heads[-1]
+        assert store.paper("arxiv:2401.00004").title == "Kept"
+
+
+def test_untrusted_text_is_stored_as_given_through_bound_parameters(store):
+    nasty = Paper(
+        id="arxiv:2401.00005",
+        title="x'); DROP TABLE papers; --",
+        authors=("Robert'); DROP TABLE papers;--",),
+    )
+    ingest(store, "a", "arxiv-rss", [nasty])
+    assert store.paper("arxiv:2401.00005").title == nasty.title
+    assert store.count_papers() == 1
