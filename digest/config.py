@@ -25,9 +25,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from digest import __version__
 from digest.errors import ConfigError
+from digest.resources import sample_dir
 
 DEFAULT_CONFIG_NAME = "digest.toml"
-SAMPLE_DIR = Path(__file__).parent / "sample"
+SAMPLE_DIR = sample_dir()
 
 SourceKind = Literal["arxiv-rss", "arxiv-api", "hf-daily", "feed", "listing", "arxiv-ids"]
 SOURCE_KINDS: tuple[str, ...] = SourceKind.__args__  # type: ignore[attr-defined]

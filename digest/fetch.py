@@ -108,9 +108,7 @@ def fetch_source(
         result = adapter.fetch(source, FetchContext(http, settings.fetch, state))
         now = clock()
         if result.not_modified:
-            counts = IngestCounts(
-                unchanged=store.touch_source(source.name, state.items_seen_at, now)
-            )
+            counts = IngestCounts(unchanged=store.listed_count(source.name, state.listed_at))
         else:
             counts = store.ingest(source.name, SOURCE_PRIORITY[source.kind], result.papers, now)
     except DigestError as exc:
@@ -125,7 +123,7 @@ def fetch_source(
             etag=result.etag,
             last_modified=result.last_modified,
             content_hash=result.content_hash,
-            items_seen_at=now,
+            listed_at=state.listed_at if result.not_modified else now,
             last_attempt=attempt,
             last_success=now,
             last_error=None,

@@ -11,6 +11,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # New-style ids: YYMM.NNNN (2007-2014) or YYMM.NNNNN (2015 on); old-style: archive/YYMMNNN.
@@ -19,6 +20,7 @@ _OLD = r"(?P<old>[a-z]+(?:-[a-z]+)*(?:\.[A-Za-z]{2})?/\d{7})"
 _ARXIV_RE = re.compile(rf"(?<![\w.]){_NEW}(?:v(?P<v1>\d+))?(?!\d)|{_OLD}(?:v(?P<v2>\d+))?(?!\d)")
 _ARXIV_URL_RE = re.compile(r"arxiv\.org/(?:abs|pdf|html|format)/(?P<rest>[^?#\s]+)", re.I)
 _DOI_RE = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)", re.I)
+_WORD_RE = re.compile(r"\w+")
 _TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|ref|source)$", re.I)
 
 
@@ -95,11 +97,14 @@ def normalize_link(url: str | None) -> str | None:
 
 
 def normalize_title(title: str) -> str:
-    text = unicodedata.normalize("NFKD", title).casefold()
-    text = "".join(ch for ch in text if not unicodedata.combining(ch) and ch not in "'’")
-    return " ".join(re.findall(r"\w+", text))
+    text = title.casefold()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return " ".join(_WORD_RE.findall(text.replace("'", "").replace("’", "")))
 
 
+@lru_cache(maxsize=16384)
 def title_key(title: str) -> str:
     digest = hashlib.sha1(normalize_title(title).encode("utf-8")).hexdigest()
     return f"title:{digest[:20]}"

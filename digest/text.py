@@ -23,6 +23,7 @@ _TAG_RE = re.compile(
 )
 _DROP_RE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _SPACE_RE = re.compile(r"\s+")
+_CONTROL_TABLE = dict.fromkeys([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BLOCK_RE = re.compile(r"<(?:br|/p|/div|/li|/h\d)\b[^>]*>", re.IGNORECASE)
 _URL_TAIL_RE = re.compile(r"(https?://[^\s<>\"']+?)[\s.,;:)\]]*$")
@@ -39,9 +40,9 @@ def clean_text(text: str | None) -> str:
     """One line of plain text: tags stripped, entities decoded, whitespace collapsed."""
     if not text:
         return ""
-    text = html.unescape(strip_tags(text))
-    text = _CONTROL_RE.sub("", text)
-    return _SPACE_RE.sub(" ", text).strip()
+    if "<" in text or "&" in text:
+        text = html.unescape(strip_tags(text))
+    return " ".join(text.translate(_CONTROL_TABLE).split())
 
 
 def split_names(text: str | None) -> tuple[str, ...]:

@@ -25,6 +25,7 @@ from digest.sources.base import (
     DocumentAdapter,
     Listing,
     arxiv_links,
+    children,
     from_struct_time,
     local_name,
     parse_date,
@@ -84,21 +85,30 @@ def _raise_for_error_feed(channel: etree._Element, papers: list[Paper | None]) -
         raise ParseError(f"arXiv reports an error: {detail or title}")
 
 
+_ARXIV = "{http://arxiv.org/schemas/atom}"
+_DC = "{http://purl.org/dc/elements/1.1/}"
+
+
 def _rss_item(item: etree._Element) -> Paper | None:
-    arxiv = parse_arxiv_id(text_of(item, "guid")) or parse_arxiv_id(text_of(item, "link"))
+    fields = children(item)
+
+    def first(tag: str) -> str | None:
+        values = fields.get(tag)
+        return values[0] if values else None
+
+    arxiv = parse_arxiv_id(first("guid")) or parse_arxiv_id(first("link"))
     if arxiv is None:
         return None
-    categories = [clean_text(c.text) for c in item.iterfind("category") if c.text]
     return _paper(
         arxiv,
-        title=text_of(item, "title"),
-        description=text_of(item, "description"),
-        announce=text_of(item, "arxiv:announce_type"),
-        creators=text_of(item, "dc:creator"),
-        categories=categories,
-        date=parse_date(text_of(item, "pubDate")),
-        doi=text_of(item, "arxiv:DOI"),
-        journal_ref=text_of(item, "arxiv:journal_reference"),
+        title=first("title"),
+        description=first("description"),
+        announce=first(f"{_ARXIV}announce_type"),
+        creators=first(f"{_DC}creator"),
+        categories=[clean_text(c) for c in fields.get("category", [])],
+        date=parse_date(first("pubDate")),
+        doi=first(f"{_ARXIV}DOI"),
+        journal_ref=first(f"{_ARXIV}journal_reference"),
     )
 
 

@@ -182,6 +182,18 @@ def text_of(element: etree._Element | None, path: str | None = None) -> str | No
     return "".join(node.itertext())
 
 
+def children(element: etree._Element) -> dict[str, list[str]]:
+    """The text of each child element by its qualified tag (one pass, for hot loops)."""
+    found: dict[str, list[str]] = {}
+    for child in element:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        text = "".join(child.itertext()) if len(child) else (child.text or "")
+        found.setdefault(tag, []).append(text)
+    return found
+
+
 def local_name(element: etree._Element) -> str:
     tag = element.tag
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""

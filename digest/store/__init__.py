@@ -27,7 +27,9 @@ class SourceState:
     etag: str | None = None
     last_modified: str | None = None
     content_hash: str | None = None
-    items_seen_at: datetime | None = None
+    #: When the listing last changed: its papers' ``paper_sources.last_seen``. An
+    #: unchanged listing moves only ``last_success``, so nothing is rewritten per paper.
+    listed_at: datetime | None = None
     last_attempt: datetime | None = None
     last_success: datetime | None = None
     last_error: str | None = None
@@ -62,9 +64,10 @@ class Store:
         with write_transaction(self.engine) as conn:
             return _papers.ingest(conn, source, priority, batch, now)
 
-    def touch_source(self, source: str, previous: datetime | None, now: datetime) -> int:
-        with write_transaction(self.engine) as conn:
-            return _papers.touch_source(conn, source, previous, now)
+    def listed_count(self, source: str, listed_at: datetime | None) -> int:
+        """How many papers a source's current listing holds."""
+        with self.engine.connect() as conn:
+            return _papers.listed_count(conn, source, listed_at)
 
     def papers(
         self,

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 
 from digest.ids import title_key
 from digest.models import Paper, StoredPaper
-from digest.store.schema import paper_sources, papers
+from digest.store.schema import paper_sources, papers, source_state
 
 _CHUNK = 500
 _BIB_FIELDS = ("title", "abstract", "authors", "categories")
@@ -74,7 +74,7 @@ def ingest(
 
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
-    unchanged_ids: list[str] = []
+    unchanged = 0
     replacements = 0
     for paper in incoming.values():
         old = existing.get(paper.id)
@@ -84,9 +84,8 @@ def ingest(
             continue
         merged = merge_row(old, paper, priority)
         if merged == old:
-            unchanged_ids.append(paper.id)
+            unchanged += 1
         else:
-            merged["last_seen"] = now
             updates.append(merged)
 
     if inserts:
@@ -97,26 +96,17 @@ def ingest(
             stmt,
             [{**{k: v for k, v in row.items() if k != "id"}, "_id": row["id"]} for row in updates],
         )
-    for chunk in _chunks(unchanged_ids):
-        conn.execute(papers.update().where(papers.c.id.in_(chunk)).values(last_seen=now))
     _upsert_sources(conn, source, list(incoming), now)
-    return IngestCounts(len(inserts), len(updates), len(unchanged_ids), replacements)
+    return IngestCounts(len(inserts), len(updates), unchanged, replacements)
 
 
-def touch_source(conn: Connection, source: str, previous: datetime | None, now: datetime) -> int:
-    """Mark everything a source listed last time as seen again (its listing is unchanged)."""
-    if previous is None:
+def listed_count(conn: Connection, source: str, listed_at: datetime | None) -> int:
+    if listed_at is None:
         return 0
-    conn.execute(
-        paper_sources.update()
-        .where(paper_sources.c.source == source, paper_sources.c.last_seen == previous)
-        .values(last_seen=now)
+    query = sa.select(sa.func.count()).where(
+        paper_sources.c.source == source, paper_sources.c.last_seen == listed_at
     )
-    listed = sa.select(paper_sources.c.paper_id).where(
-        paper_sources.c.source == source, paper_sources.c.last_seen == now
-    )
-    result = conn.execute(papers.update().where(papers.c.id.in_(listed)).values(last_seen=now))
-    return result.rowcount or 0
+    return conn.execute(query).scalar_one()
 
 
 def merge_row(old: dict[str, Any], paper: Paper, priority: int) -> dict[str, Any]:
@@ -184,15 +174,26 @@ def select_papers(
         if limit is not None:
             query = query.limit(limit)
         rows = list(conn.execute(query).mappings())
+    states = {
+        name: (listed_at, success)
+        for name, listed_at, success in conn.execute(
+            sa.select(source_state.c.name, source_state.c.listed_at, source_state.c.last_success)
+        )
+    }
     listed: dict[str, list[str]] = {row["id"]: [] for row in rows}
+    seen: dict[str, datetime] = {}
     for chunk in _chunks(list(listed)):
-        for paper_id, name in conn.execute(
-            sa.select(paper_sources.c.paper_id, paper_sources.c.source)
+        for paper_id, name, last in conn.execute(
+            sa.select(paper_sources.c.paper_id, paper_sources.c.source, paper_sources.c.last_seen)
             .where(paper_sources.c.paper_id.in_(chunk))
             .order_by(paper_sources.c.first_seen, paper_sources.c.source)
         ):
             listed[paper_id].append(name)
-    result = [_stored(row, listed[row["id"]]) for row in rows]
+            listed_at, success = states.get(name, (None, None))
+            if success is not None and last == listed_at:
+                last = max(last, success)  # still in that source's unchanged listing
+            seen[paper_id] = max(seen.get(paper_id, last), last)
+    result = [_stored(row, listed[row["id"]], seen.get(row["id"])) for row in rows]
     if ids is not None:
         result.sort(key=lambda p: (p.first_seen, p.published or p.first_seen, p.id), reverse=True)
         if limit is not None:
@@ -200,7 +201,7 @@ def select_papers(
     return result
 
 
-def _stored(row: Any, sources: list[str]) -> StoredPaper:
+def _stored(row: Any, sources: list[str], last_seen: datetime | None) -> StoredPaper:
     return StoredPaper(
         id=row["id"],
         title=row["title"],
@@ -211,7 +212,7 @@ def _stored(row: Any, sources: list[str]) -> StoredPaper:
         published=row["published"],
         updated=row["updated"],
         first_seen=row["first_seen"],
-        last_seen=row["last_seen"],
+        last_seen=last_seen or row["first_seen"],
         links=dict(row["links"]),
         sources=tuple(sources),
         doi=row["doi"],
@@ -240,7 +241,6 @@ def _new_row(paper: Paper, priority: int, now: datetime) -> dict[str, Any]:
         "published": paper.published,
         "updated": paper.updated,
         "first_seen": now,
-        "last_seen": now,
         "doi": paper.doi,
         "journal_ref": paper.journal_ref,
         "comment": paper.comment,
@@ -325,15 +325,12 @@ def _select_rows(conn: Connection, incoming: dict[str, Paper]) -> list[dict[str,
 
 
 def _upsert_sources(conn: Connection, source: str, ids: list[str], now: datetime) -> None:
-    insert = _dialect_insert(conn)
+    stmt = _dialect_insert(conn)(paper_sources)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["paper_id", "source"], set_={"last_seen": stmt.excluded.last_seen}
+    )
     rows = [{"paper_id": pid, "source": source, "first_seen": now, "last_seen": now} for pid in ids]
-    for start in range(0, len(rows), _CHUNK):
-        stmt = insert(paper_sources).values(rows[start : start + _CHUNK])
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["paper_id", "source"], set_={"last_seen": stmt.excluded.last_seen}
-            )
-        )
+    conn.execute(stmt, rows)
 
 
 def _upsert_source_row(

@@ -1,0 +1,1 @@
+"""Benchmarks for Paper Digest: `python -m bench [name ...]` (or `make bench`)."""
