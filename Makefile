@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/digest fetch
+	$(BIN)/digest preview --out site
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -123,11 +123,20 @@ class RankSettings(_Section):
     freshness_days: float = Field(3.0, gt=0)
 
 
+class MailSettings(_Section):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+    #: The From address; default: "<site title> <digest@<site host>>".
+    sender: str | None = Field(None, alias="from")
+    reply_to: str | None = None
+
+
 class Settings(_Section):
     store: StoreSettings = StoreSettings()
     fetch: FetchSettings = FetchSettings()
     site: SiteSettings = SiteSettings()
     rank: RankSettings = RankSettings()
+    mail: MailSettings = MailSettings()
     sources: list[SourceSettings] = []
     topics: list[TopicSettings] = []
     #: The file these settings came from (None for the built-in sample settings).
@@ -145,6 +154,16 @@ class Settings(_Section):
                     raise ValueError(f"duplicate {kind} {name!r}")
                 seen.add(name)
         return self
+
+    @property
+    def site_host(self) -> str:
+        return urlsplit(self.site.base_url).hostname or "localhost"
+
+    @property
+    def sender(self) -> str:
+        if self.mail.sender:
+            return self.mail.sender
+        return f"{self.site.title} <digest@{self.site_host}>"
 
     def source(self, name: str) -> SourceSettings:
         for source in self.sources:

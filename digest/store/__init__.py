@@ -11,12 +11,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from digest.models import Paper, StoredPaper
+from digest.store import editions as _editions
 from digest.store import papers as _papers
 from digest.store.database import create_engine, migrate, write_transaction
+from digest.store.editions import EditionItem, EditionRecord
 from digest.store.papers import IngestCounts
 from digest.store.schema import paper_sources, papers, source_state
 
-__all__ = ["IngestCounts", "SourceState", "Store"]
+__all__ = ["EditionItem", "EditionRecord", "IngestCounts", "SourceState", "Store"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +75,15 @@ class Store:
         self,
         *,
         since: datetime | None = None,
+        until: datetime | None = None,
         source: str | None = None,
         ids: Sequence[str] | None = None,
         limit: int | None = None,
     ) -> list[StoredPaper]:
         with self.engine.connect() as conn:
-            return _papers.select_papers(conn, since=since, source=source, ids=ids, limit=limit)
+            return _papers.select_papers(
+                conn, since=since, until=until, source=source, ids=ids, limit=limit
+            )
 
     def paper(self, paper_id: str) -> StoredPaper | None:
         found = self.papers(ids=[paper_id])
@@ -116,3 +121,31 @@ class Store:
             )
             if not updated.rowcount:
                 conn.execute(source_state.insert().values(values))
+
+    # editions and the editor's marks
+
+    def save_edition(self, record: EditionRecord, items: Sequence[EditionItem]) -> None:
+        with write_transaction(self.engine) as conn:
+            _editions.save_edition(conn, record, items)
+
+    def editions(self, topic: str | None = None) -> list[EditionRecord]:
+        with self.engine.connect() as conn:
+            return _editions.list_editions(conn, topic)
+
+    def edition_items(
+        self, topic: str, period: str | None = None, limit: int | None = None
+    ) -> list[EditionItem]:
+        with self.engine.connect() as conn:
+            return _editions.list_items(conn, topic, period, limit)
+
+    def picked_elsewhere(self, topic: str, period: str) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            return _editions.picked_elsewhere(conn, topic, period)
+
+    def set_pin(self, topic: str, paper_id: str, action: str | None, now: datetime) -> None:
+        with write_transaction(self.engine) as conn:
+            _editions.set_pin(conn, topic, paper_id, action, now)
+
+    def pins(self, topic: str) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            return _editions.list_pins(conn, topic)

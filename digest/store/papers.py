@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 
 from digest.ids import title_key
 from digest.models import Paper, StoredPaper
+from digest.store.editions import rename_paper
 from digest.store.schema import paper_sources, papers, source_state
 
 _CHUNK = 500
@@ -146,6 +147,7 @@ def select_papers(
     conn: Connection,
     *,
     since: datetime | None = None,
+    until: datetime | None = None,
     source: str | None = None,
     ids: Iterable[str] | None = None,
     limit: int | None = None,
@@ -154,6 +156,8 @@ def select_papers(
     query = sa.select(papers)
     if since is not None:
         query = query.where(papers.c.first_seen >= since)
+    if until is not None:
+        query = query.where(papers.c.first_seen < until)
     if source is not None:
         query = query.where(
             papers.c.id.in_(
@@ -311,6 +315,7 @@ def _absorb(
     sources = conn.execute(sa.select(paper_sources).where(paper_sources.c.paper_id == old_id))
     for row in sources.mappings():
         _upsert_source_row(conn, new_id, row["source"], row["first_seen"], row["last_seen"])
+    rename_paper(conn, old_id, new_id)
     conn.execute(papers.delete().where(papers.c.id == old_id))
 
 

@@ -77,3 +77,39 @@ source_state = sa.Table(
     sa.Column("last_success", UTCDateTime),
     sa.Column("last_error", sa.Text),
 )
+
+editions = sa.Table(
+    "editions",
+    metadata,
+    sa.Column("topic", sa.String(40), primary_key=True),
+    sa.Column("period", sa.String(10), primary_key=True),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("built_at", UTCDateTime, nullable=False),
+    sa.Column("window_start", UTCDateTime, nullable=False),
+    sa.Column("window_end", UTCDateTime, nullable=False),
+    sa.Column("arrived", sa.Integer, nullable=False),
+    sa.Column("candidates", sa.Integer, nullable=False),
+    sa.Column("relevant", sa.Integer, nullable=False),
+    sa.Column("empty_reason", sa.Text),
+)
+
+edition_items = sa.Table(
+    "edition_items",
+    metadata,
+    sa.Column("topic", sa.String(40), primary_key=True),
+    sa.Column("period", sa.String(10), primary_key=True),
+    sa.Column("paper_id", sa.String(300), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("reasons", sa.JSON, nullable=False),
+    sa.Index("ix_edition_items_paper", "topic", "paper_id"),
+)
+
+pins = sa.Table(
+    "pins",
+    metadata,
+    sa.Column("topic", sa.String(40), primary_key=True),
+    sa.Column("paper_id", sa.String(300), primary_key=True),
+    sa.Column("action", sa.String(8), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,127 @@
+"""Publishing: the preview build an editor checks, and the site (archive pages, feeds).
+
+``preview`` composes each topic's edition of a period, keeps it in the store, and writes
+for each topic ``preview/<period>/<topic>/email.html``, ``email.txt`` and ``email.eml``
+(a complete message), then rebuilds the site: ``archive/`` pages for every stored
+edition, ``feeds/<topic>.rss`` and ``.atom``, and ``index.html``. Files are written
+atomically, so a web server never serves half a page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from digest.compose import Composition, compose, load_edition, save
+from digest.config import Settings, TopicSettings
+from digest.files import write_atomic
+from digest.message import build_message
+from digest.periods import Period, parse_period
+from digest.render import FeedEntry, Renderer
+from digest.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewResult:
+    composition: Composition
+    paths: list[Path]
+
+
+def preview(
+    settings: Settings,
+    store: Store,
+    *,
+    period: Period,
+    topics: Sequence[TopicSettings],
+    out_dir: Path,
+    now: datetime,
+    since: datetime | None = None,
+) -> PreviewResult:
+    """Compose, keep and render the period's edition of each topic, then the site."""
+    composition = compose(settings, store, period, topics, min(now, period.end), since)
+    save(store, composition)
+    renderer = Renderer(settings)
+    paths: list[Path] = []
+    for edition in composition.editions():
+        rendered = renderer.email(edition)
+        slug = edition.slug
+        base = settings.site.base_url
+        unsubscribe = f"{base}/unsubscribe/preview"
+        html, text = rendered.fill(unsubscribe, f"{base}/preferences/preview")
+        digest = hashlib.sha256(f"{period.key}/{slug}/{html}".encode()).hexdigest()[:16]
+        message = build_message(
+            settings,
+            subject=rendered.subject,
+            text=text,
+            html=html,
+            to=f"Preview <preview@{settings.site_host}>",
+            message_id=f"preview.{period.key}.{slug}.{digest}",
+            date=now,
+            list_slug=slug,
+            unsubscribe_url=unsubscribe,
+            unsubscribe_mailto=f"mailto:unsubscribe@{settings.site_host}?subject=unsubscribe",
+        )
+        folder = out_dir / "preview" / period.key / slug
+        paths.append(write_atomic(folder / "email.html", html))
+        paths.append(write_atomic(folder / "email.txt", text))
+        paths.append(write_atomic(folder / "email.eml", message.as_bytes()))
+    paths += build_site(settings, store, out_dir, renderer, now)
+    return PreviewResult(composition, paths)
+
+
+def build_site(
+    settings: Settings,
+    store: Store,
+    out_dir: Path,
+    renderer: Renderer | None = None,
+    now: datetime | None = None,
+) -> list[Path]:
+    """Archive pages for every stored edition of a configured topic, and each topic's feeds."""
+    renderer = renderer or Renderer(settings)
+    zone = settings.site.timezone
+    topics = {t.slug: t for t in settings.topics}
+    paths: list[Path] = []
+    periods: dict[str, list[dict[str, object]]] = {}
+    labels: dict[str, str] = {}
+    latest = now
+    for record in store.editions():
+        topic = topics.get(record.topic)
+        if topic is None:
+            continue
+        period = parse_period(record.period, zone)
+        edition = load_edition(store, topic, record, period)
+        href = f"archive/{record.period}/{topic.slug}/index.html"
+        paths.append(write_atomic(out_dir / href, renderer.edition_page(edition)))
+        labels[record.period] = period.label()
+        periods.setdefault(record.period, []).append(
+            {"href": href, "name": topic.name, "count": len(edition.highlights)}
+        )
+        latest = max(latest, record.built_at) if latest else record.built_at
+    ordered = [
+        (key, labels[key], entries) for key, entries in sorted(periods.items(), reverse=True)
+    ]
+    for page, root in (("archive/index.html", "../"), ("index.html", "")):
+        body = renderer.archive_index(ordered, list(topics.values()), root=root)
+        paths.append(write_atomic(out_dir / page, body))
+    paths.append(write_atomic(out_dir / "static" / "style.css", renderer.stylesheet()))
+    for topic in topics.values():
+        entries = feed_entries(settings, store, topic)
+        for kind in ("rss", "atom"):
+            body = renderer.feed(kind, topic, entries, latest or datetime.now(UTC))
+            paths.append(write_atomic(out_dir / "feeds" / f"{topic.slug}.{kind}", body))
+    return paths
+
+
+def feed_entries(settings: Settings, store: Store, topic: TopicSettings) -> list[FeedEntry]:
+    """The topic's picks of its recent editions, newest edition first, capped."""
+    items = store.edition_items(topic.slug, limit=settings.site.feed_items)
+    papers = {p.id: p for p in store.papers(ids=[i.paper_id for i in items])}
+    zone = settings.site.timezone
+    return [
+        FeedEntry(papers[i.paper_id], i.reasons, i.period, parse_period(i.period, zone).start)
+        for i in items
+        if i.paper_id in papers
+    ]

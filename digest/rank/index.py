@@ -1,0 +1,153 @@
+"""The text side of ranking: tokens, stems, postings with positions, tf-idf vectors.
+
+Built once per set of candidate papers and shared by every topic ranked over them.
+Title and abstract are indexed apart (a match in the title counts more); positions are
+kept so a phrase is told apart from its words scattered through the text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+import snowballstemmer
+
+from digest.models import StoredPaper
+
+_TOKEN_RE = re.compile(r"[^\W_]+")
+_STEMMER = snowballstemmer.stemmer("english")
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each
+    few for from further had has have having he her here hers herself him himself his how
+    i if in into is it its itself just me more most my myself no nor not now of off on
+    once only or other our ours ourselves out over own same she should so some such than
+    that the their theirs them themselves then there these they this those through to too
+    under until up very was we were what when where which while who whom why will with
+    would you your yours yourself yourselves via using use used based new paper propose
+    proposed show shows results method methods approach work""".split()
+)
+
+Vector = dict[str, float]
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    stemmed = _STEMMER.stemWord(word)
+    # acronyms in the plural: "LLMs" and "GPUs" mean "LLM" and "GPU"
+    if stemmed == word and len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return stemmed
+
+
+def tokenize(text: str) -> list[str]:
+    """Stemmed, lower-case word tokens in order (stop words kept, for phrases)."""
+    return [stem(word) for word in _TOKEN_RE.findall(text.lower())]
+
+
+def content_terms(tokens: Iterable[str]) -> list[str]:
+    return [t for t in tokens if t not in STOPWORDS and not t.isdigit() and len(t) > 1]
+
+
+Postings = dict[str, dict[int, list[int]]]
+
+
+def _postings(docs: Sequence[list[str]]) -> Postings:
+    index: Postings = {}
+    for doc, tokens in enumerate(docs):
+        for position, token in enumerate(tokens):
+            index.setdefault(token, {}).setdefault(doc, []).append(position)
+    return index
+
+
+class Corpus:
+    """Candidate papers, indexed. Paper order is by id, so results never depend on input order."""
+
+    def __init__(self, papers: Iterable[StoredPaper]) -> None:
+        unique = {p.id: p for p in papers}
+        self.papers: list[StoredPaper] = [unique[k] for k in sorted(unique)]
+        self.position = {p.id: i for i, p in enumerate(self.papers)}
+        self.titles = [tokenize(p.title) for p in self.papers]
+        self.abstracts = [tokenize(p.abstract) for p in self.papers]
+        self.title_index = _postings(self.titles)
+        self.abstract_index = _postings(self.abstracts)
+        self.size = len(self.papers)
+        lengths = [len(a) for a in self.abstracts]
+        self.avg_abstract = (sum(lengths) / len(lengths)) if lengths else 1.0
+        terms = [content_terms(t + a) for t, a in zip(self.titles, self.abstracts, strict=True)]
+        self.df: Counter[str] = Counter()
+        for doc_terms in terms:
+            self.df.update(set(doc_terms))
+        self.vectors = [self._weigh(Counter(doc_terms)) for doc_terms in terms]
+        self.term_docs: dict[str, list[tuple[int, float]]] = {}
+        for doc, vector in enumerate(self.vectors):
+            for term, weight in vector.items():
+                self.term_docs.setdefault(term, []).append((doc, weight))
+
+    def idf(self, term: str) -> float:
+        return math.log((self.size + 1) / (self.df.get(term, 0) + 1)) + 1.0
+
+    def _weigh(self, counts: Counter[str]) -> Vector:
+        vector = {t: (1.0 + math.log(c)) * self.idf(t) for t, c in counts.items()}
+        norm = math.sqrt(sum(w * w for w in vector.values())) or 1.0
+        return {t: w / norm for t, w in vector.items()}
+
+    def vector_of(self, paper: StoredPaper) -> Vector:
+        """A tf-idf vector for any paper (a seed need not be a candidate), on this corpus's idf."""
+        if paper.id in self.position:
+            return self.vectors[self.position[paper.id]]
+        return self._weigh(Counter(content_terms(tokenize(paper.title) + tokenize(paper.abstract))))
+
+    def similarities(self, vector: Vector) -> dict[int, float]:
+        """Cosine similarity of ``vector`` with every candidate that shares a term with it."""
+        scores: dict[int, float] = {}
+        for term, weight in vector.items():
+            for doc, other in self.term_docs.get(term, ()):
+                scores[doc] = scores.get(doc, 0.0) + weight * other
+        return scores
+
+    def phrase_counts(self, phrase: Sequence[str], field: str) -> dict[int, int]:
+        """How often the token sequence occurs in each document's title or abstract."""
+        index = self.title_index if field == "title" else self.abstract_index
+        if not phrase:
+            return {}
+        first = index.get(phrase[0])
+        if not first:
+            return {}
+        if len(phrase) == 1:
+            return {doc: len(positions) for doc, positions in first.items()}
+        rest = [index.get(token) for token in phrase[1:]]
+        if any(r is None for r in rest):
+            return {}
+        counts: dict[int, int] = {}
+        for doc, positions in first.items():
+            later = [r.get(doc) for r in rest]  # type: ignore[union-attr]
+            if any(p is None for p in later):
+                continue
+            sets = [set(p) for p in later]  # type: ignore[arg-type]
+            hits = sum(
+                1 for start in positions if all(start + i + 1 in s for i, s in enumerate(sets))
+            )
+            if hits:
+                counts[doc] = hits
+        return counts
+
+    def words_present(self, phrase: Sequence[str], field: str) -> set[int]:
+        """Documents whose field holds every word of the phrase, anywhere."""
+        index = self.title_index if field == "title" else self.abstract_index
+        docs: set[int] | None = None
+        for token in phrase:
+            found = set(index.get(token, {}))
+            docs = found if docs is None else docs & found
+            if not docs:
+                return set()
+        return docs or set()
+
+
+def cosine(a: Vector, b: Vector) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(w * b.get(t, 0.0) for t, w in a.items())

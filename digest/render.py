@@ -1,0 +1,288 @@
+"""Rendering editions with Jinja2: HTML and plain-text email, RSS and Atom, archive pages.
+
+Templates come from ``templates/`` (inside the wheel: ``digest/templates``); an
+operator's folder (``[site] templates``) is searched first, and a template there can
+extend the one it replaces as ``"default:email/digest.html"``. HTML and XML are
+autoescaped and undefined names are errors.
+
+The email's CSS is written once, as a stylesheet in the template, and inlined once per
+edition; what differs per recipient (unsubscribe and preferences links) is left as
+placeholder tokens that ``RenderedEmail.fill`` swaps in, so no recipient pays for
+rendering or inlining again.
+"""
+
+from __future__ import annotations
+
+import html
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import css_inline
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PrefixLoader,
+    StrictUndefined,
+    TemplateError,
+    select_autoescape,
+)
+
+from digest.compose import Edition
+from digest.config import Settings, TopicSettings
+from digest.errors import ConfigError
+from digest.models import StoredPaper
+from digest.resources import templates_dir
+from digest.text import one_line
+
+#: Stand-ins for what differs per recipient; plain tokens that survive CSS inlining.
+UNSUBSCRIBE_TOKEN = "PD-UNSUBSCRIBE-URL-0d1f"
+PREFERENCES_TOKEN = "PD-PREFERENCES-URL-0d1f"
+MAX_AUTHORS = 5
+EXCERPT = 360
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedEmail:
+    subject: str
+    preheader: str
+    html: str
+    text: str
+
+    def fill(self, unsubscribe_url: str, preferences_url: str) -> tuple[str, str]:
+        """The HTML and text bodies for one recipient."""
+        body_html = self.html.replace(UNSUBSCRIBE_TOKEN, html.escape(unsubscribe_url)).replace(
+            PREFERENCES_TOKEN, html.escape(preferences_url)
+        )
+        body_text = self.text.replace(UNSUBSCRIBE_TOKEN, unsubscribe_url).replace(
+            PREFERENCES_TOKEN, preferences_url
+        )
+        return body_html, body_text
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One paper in a topic's feed: picked in the edition of ``period`` at ``date``."""
+
+    paper: StoredPaper
+    reasons: tuple[str, ...]
+    period: str
+    date: datetime
+
+
+class Renderer:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        builtin = FileSystemLoader(str(templates_dir()))
+        loaders: list[Any] = []
+        if settings.site.templates:
+            folder = Path(settings.site.templates)
+            if not folder.is_dir():
+                raise ConfigError(f"site.templates: no such folder {folder}")
+            loaders.append(FileSystemLoader(str(folder)))
+        loaders += [PrefixLoader({"default": builtin}, delimiter=":"), builtin]
+        self.env = Environment(
+            loader=ChoiceLoader(loaders),
+            autoescape=select_autoescape(["html", "xml"], default_for_string=False),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        self.env.filters.update(
+            authors=short_authors,
+            excerpt=excerpt,
+            wrap=wrap,
+            rfc822=rfc822,
+            rfc3339=rfc3339,
+            links=paper_links,
+            main_link=main_link,
+            safe_url=safe_url,
+            one_line=one_line,
+        )
+        self.env.globals.update(site=settings.site, base_url=settings.site.base_url)
+        self.inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+
+    def render(self, name: str, **context: Any) -> str:
+        try:
+            return self.env.get_template(name).render(**context)
+        except TemplateError as exc:
+            where = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
+            raise ConfigError(f"template {name}{where}: {exc}") from exc
+
+    # email
+
+    def email(self, edition: Edition) -> RenderedEmail:
+        context = self._email_context(edition)
+        page = self.render("email/digest.html", **context)
+        text = self.render("email/digest.txt", **context)
+        return RenderedEmail(
+            context["subject"], context["preheader"], self.inliner.inline(page), text
+        )
+
+    def _email_context(self, edition: Edition) -> dict[str, Any]:
+        top = edition.top
+        date = edition.period.label()
+        title = f"{self.settings.site.title}: {edition.name}, {date}"
+        subject = one_line(f"{title}: {top.paper.title}" if top else title, 180)
+        count = len(edition.highlights)
+        preheader = one_line(
+            f"{count} highlight{'s' if count != 1 else ''} among {edition.arrived} new papers"
+            + (f": {top.paper.title}" if top else ""),
+            140,
+        )
+        return {
+            "edition": edition,
+            "subject": subject,
+            "preheader": preheader,
+            "summary": summary_line(edition),
+            "unsubscribe_url": UNSUBSCRIBE_TOKEN,
+            "preferences_url": PREFERENCES_TOKEN,
+            "archive_url": self.archive_url,
+            "feed_url": self.feed_url,
+        }
+
+    def archive_url(self, period: str | None = None, topic: str | None = None) -> str:
+        base = f"{self.settings.site.base_url}/archive/"
+        if period and topic:
+            return f"{base}{period}/{topic}/"
+        return base
+
+    def feed_url(self, topic: str, kind: str = "rss") -> str:
+        return f"{self.settings.site.base_url}/feeds/{topic}.{kind}"
+
+    # feeds
+
+    def feed(
+        self, kind: str, topic: TopicSettings, entries: Sequence[FeedEntry], built_at: datetime
+    ) -> str:
+        updated = max((e.date for e in entries), default=built_at)
+        return self.render(
+            f"feed/{'rss' if kind == 'rss' else 'atom'}.xml",
+            topic=topic,
+            entries=entries,
+            updated=updated,
+            self_url=self.feed_url(topic.slug, kind),
+            archive_url=self.archive_url,
+        )
+
+    # archive pages
+
+    def archive_index(
+        self,
+        periods: Sequence[tuple[str, str, Sequence[Mapping[str, Any]]]],
+        topics: Sequence[TopicSettings],
+        root: str = "../",
+    ) -> str:
+        return self.render(
+            "site/index.html", periods=periods, topics=topics, root=root, feed_url=self.feed_url
+        )
+
+    def edition_page(self, edition: Edition) -> str:
+        section = edition.sections[0]
+        return self.render(
+            "site/edition.html",
+            edition=edition,
+            section=section,
+            summary=summary_line(edition),
+            root="../../../",
+            feed_url=self.feed_url,
+            archive_url=self.archive_url,
+        )
+
+    def stylesheet(self) -> str:
+        return self.render("site/style.css")
+
+
+def summary_line(edition: Edition) -> str:
+    picked = len(edition.highlights)
+    if not picked:
+        return (
+            "No highlights this time: "
+            + "; ".join(s.empty_reason or "nothing matched" for s in edition.sections)
+            + "."
+        )
+    parts = [
+        f"{picked} highlight{'s' if picked != 1 else ''} among the "
+        f"{edition.arrived} papers that arrived"
+    ]
+    more = sum(s.more_relevant for s in edition.sections)
+    if more:
+        parts.append(f"{more} more matched but did not make the cut")
+    return "; ".join(parts) + "."
+
+
+def short_authors(authors: Sequence[str], limit: int = MAX_AUTHORS) -> str:
+    names = list(authors)
+    if len(names) <= limit:
+        return ", ".join(names)
+    return f"{', '.join(names[:limit])} and {len(names) - limit} more"
+
+
+def excerpt(text: str, limit: int = EXCERPT) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:.")
+    return cut + " …"
+
+
+def wrap(text: str, width: int = 72, indent: str = "", first: str | None = None) -> str:
+    """Text wrapped for a plain-text email (URLs and long words are never broken)."""
+    return textwrap.fill(
+        one_line(text),
+        width=width,
+        initial_indent=indent if first is None else first,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def rfc822(when: datetime) -> str:
+    return format_datetime(when.astimezone(UTC), usegmt=True)
+
+
+def rfc3339(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL if it is an absolute http(s) link; anything else (javascript:, relative) is None."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    if (
+        parts.scheme.lower() in ("http", "https")
+        and parts.netloc
+        and not any(c in url for c in "\r\n\t <>\"'")
+    ):
+        return url.strip()
+    return None
+
+
+_LINK_LABELS = (("abs", "Abstract"), ("pdf", "PDF"), ("code", "Code"), ("project", "Project"))
+
+
+def paper_links(paper: StoredPaper) -> list[tuple[str, str]]:
+    found = []
+    for kind, label in _LINK_LABELS:
+        url = safe_url(paper.links.get(kind))
+        if url:
+            found.append(
+                (label if kind != "abs" or not paper.id.startswith("arxiv:") else "arXiv", url)
+            )
+    return found
+
+
+def main_link(paper: StoredPaper) -> str | None:
+    for kind in ("abs", "project", "code", "pdf"):
+        url = safe_url(paper.links.get(kind))
+        if url:
+            return url
+    return None

@@ -1,0 +1,110 @@
+"""Editions in the store: what each topic's edition of a period picked, and editor pins."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from digest.store.schema import edition_items, editions, pins
+
+
+@dataclass(frozen=True, slots=True)
+class EditionRecord:
+    topic: str
+    period: str
+    kind: str
+    built_at: datetime
+    window_start: datetime
+    window_end: datetime
+    arrived: int
+    candidates: int
+    relevant: int
+    empty_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EditionItem:
+    topic: str
+    period: str
+    paper_id: str
+    position: int
+    score: float
+    reasons: tuple[str, ...]
+
+
+def save_edition(conn: Connection, record: EditionRecord, items: Sequence[EditionItem]) -> None:
+    """Store an edition, replacing an earlier build of the same topic and period."""
+    key = (editions.c.topic == record.topic) & (editions.c.period == record.period)
+    conn.execute(editions.delete().where(key))
+    conn.execute(
+        edition_items.delete().where(
+            (edition_items.c.topic == record.topic) & (edition_items.c.period == record.period)
+        )
+    )
+    conn.execute(editions.insert().values(**{f: getattr(record, f) for f in record.__slots__}))
+    if items:
+        conn.execute(
+            edition_items.insert(),
+            [
+                {**{f: getattr(i, f) for f in i.__slots__}, "reasons": list(i.reasons)}
+                for i in items
+            ],
+        )
+
+
+def list_editions(conn: Connection, topic: str | None = None) -> list[EditionRecord]:
+    query = sa.select(editions).order_by(editions.c.period.desc(), editions.c.topic)
+    if topic is not None:
+        query = query.where(editions.c.topic == topic)
+    return [EditionRecord(**row) for row in conn.execute(query).mappings()]
+
+
+def list_items(
+    conn: Connection, topic: str, period: str | None = None, limit: int | None = None
+) -> list[EditionItem]:
+    query = (
+        sa.select(edition_items)
+        .where(edition_items.c.topic == topic)
+        .order_by(edition_items.c.period.desc(), edition_items.c.position)
+    )
+    if period is not None:
+        query = query.where(edition_items.c.period == period)
+    if limit is not None:
+        query = query.limit(limit)
+    return [
+        EditionItem(**{**row, "reasons": tuple(row["reasons"])})
+        for row in conn.execute(query).mappings()
+    ]
+
+
+def picked_elsewhere(conn: Connection, topic: str, period: str) -> dict[str, str]:
+    """Papers already picked for ``topic`` in an edition of another period: id -> period."""
+    rows = conn.execute(
+        sa.select(edition_items.c.paper_id, edition_items.c.period).where(
+            edition_items.c.topic == topic, edition_items.c.period != period
+        )
+    )
+    return {paper_id: found for paper_id, found in rows}
+
+
+def set_pin(conn: Connection, topic: str, paper_id: str, action: str | None, now: datetime) -> None:
+    conn.execute(pins.delete().where(pins.c.topic == topic, pins.c.paper_id == paper_id))
+    if action is not None:
+        conn.execute(
+            pins.insert().values(topic=topic, paper_id=paper_id, action=action, created_at=now)
+        )
+
+
+def list_pins(conn: Connection, topic: str) -> dict[str, str]:
+    rows = conn.execute(sa.select(pins.c.paper_id, pins.c.action).where(pins.c.topic == topic))
+    return {paper_id: action for paper_id, action in rows}
+
+
+def rename_paper(conn: Connection, old_id: str, new_id: str) -> None:
+    """Point editions and pins at a paper's new id (a title-keyed record that got a real id)."""
+    for table in (edition_items, pins):
+        conn.execute(table.update().where(table.c.paper_id == old_id).values(paper_id=new_id))
