@@ -16,6 +16,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from email.utils import formataddr
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -163,7 +164,7 @@ class Settings(_Section):
     def sender(self) -> str:
         if self.mail.sender:
             return self.mail.sender
-        return f"{self.site.title} <digest@{self.site_host}>"
+        return formataddr((self.site.title, f"digest@{self.site_host}"))
 
     def source(self, name: str) -> SourceSettings:
         for source in self.sources:

@@ -16,12 +16,11 @@ from __future__ import annotations
 import html
 import textwrap
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import css_inline
 from jinja2 import (
@@ -39,13 +38,16 @@ from digest.config import Settings, TopicSettings
 from digest.errors import ConfigError
 from digest.models import StoredPaper
 from digest.resources import templates_dir
-from digest.text import one_line
+from digest.text import one_line, safe_url
 
 #: Stand-ins for what differs per recipient; plain tokens that survive CSS inlining.
 UNSUBSCRIBE_TOKEN = "PD-UNSUBSCRIBE-URL-0d1f"
 PREFERENCES_TOKEN = "PD-PREFERENCES-URL-0d1f"
 MAX_AUTHORS = 5
 EXCERPT = 360
+#: Gmail clips an HTML body over 102 KB; abstracts are cut shorter, then left out, to stay under.
+HTML_LIMIT = 100 * 1024
+EXCERPT_STEPS = (EXCERPT, 160, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +121,27 @@ class Renderer:
     # email
 
     def email(self, edition: Edition) -> RenderedEmail:
+        """Render and inline once, kept under Gmail's clipping size.
+
+        A too-large edition first loses abstract text, then its lowest highlights (they
+        stay in the archive, and the email says how many more there are).
+        """
+        for limit in EXCERPT_STEPS:
+            inlined = self._inlined(edition, limit)
+            if len(inlined.encode()) <= HTML_LIMIT:
+                break
+        while len(inlined.encode()) > HTML_LIMIT and edition.highlights:
+            edition = _trimmed(edition, len(inlined.encode()))
+            inlined = self._inlined(edition, limit)
         context = self._email_context(edition)
-        page = self.render("email/digest.html", **context)
-        text = self.render("email/digest.txt", **context)
-        return RenderedEmail(
-            context["subject"], context["preheader"], self.inliner.inline(page), text
+        text = self.render("email/digest.txt", **context, excerpt_limit=limit)
+        return RenderedEmail(context["subject"], context["preheader"], inlined, text)
+
+    def _inlined(self, edition: Edition, excerpt_limit: int) -> str:
+        page = self.render(
+            "email/digest.html", **self._email_context(edition), excerpt_limit=excerpt_limit
         )
+        return self.inliner.inline(page).rstrip("\n") + "\n"
 
     def _email_context(self, edition: Edition) -> dict[str, Any]:
         top = edition.top
@@ -188,6 +205,7 @@ class Renderer:
         section = edition.sections[0]
         return self.render(
             "site/edition.html",
+            excerpt_limit=EXCERPT,
             edition=edition,
             section=section,
             summary=summary_line(edition),
@@ -198,6 +216,27 @@ class Renderer:
 
     def stylesheet(self) -> str:
         return self.render("site/style.css")
+
+
+def _trimmed(edition: Edition, size: int) -> Edition:
+    """The edition with its lowest highlights moved to "more", in proportion to the excess."""
+    count = len(edition.highlights)
+    keep = max(0, min(count - 1, int(count * HTML_LIMIT / size * 0.95)))
+    sections = []
+    budget = keep
+    for section in edition.sections:
+        share = min(len(section.highlights), max(1, keep * len(section.highlights) // count))
+        share = min(share, budget)
+        budget -= share
+        dropped = len(section.highlights) - share
+        sections.append(
+            replace(
+                section,
+                highlights=section.highlights[:share],
+                more_relevant=section.more_relevant + dropped,
+            )
+        )
+    return replace(edition, sections=tuple(sections))
 
 
 def summary_line(edition: Edition) -> str:
@@ -250,20 +289,6 @@ def rfc822(when: datetime) -> str:
 
 def rfc3339(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def safe_url(url: str | None) -> str | None:
-    """The URL if it is an absolute http(s) link; anything else (javascript:, relative) is None."""
-    if not url:
-        return None
-    parts = urlsplit(url.strip())
-    if (
-        parts.scheme.lower() in ("http", "https")
-        and parts.netloc
-        and not any(c in url for c in "\r\n\t <>\"'")
-    ):
-        return url.strip()
-    return None
 
 
 _LINK_LABELS = (("abs", "Abstract"), ("pdf", "PDF"), ("code", "Code"), ("project", "Project"))

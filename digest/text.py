@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from urllib.parse import urlsplit
 
 _HTML_ELEMENTS = (
     "a abbr acronym address article aside b big blockquote body br caption center cite code "
@@ -74,3 +75,18 @@ def one_line(text: str, limit: int | None = None) -> str:
     if limit and len(flat) > limit:
         flat = flat[: limit - 1].rstrip() + "…"
     return flat
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL if it is an absolute http(s) link; anything else (javascript:, relative) is None."""
+    if not url:
+        return None
+    url = url.strip()
+    parts = urlsplit(url)
+    if (
+        parts.scheme.lower() in ("http", "https")
+        and parts.netloc
+        and not any(c in url for c in "\r\n\t <>\"'`")
+    ):
+        return url
+    return None

@@ -8,6 +8,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -175,3 +176,26 @@ def make_settings(tmp_path: Path, sources: list[dict[str, Any]], **sections: Any
         **sections,
     }
     return parse_settings(data, origin=str(tmp_path / "digest.toml"))
+
+
+GOLDEN = ROOT / "tests" / "golden"
+#: The sample listing's announcement day, and a time during it when editions are built.
+SAMPLE_DAY = "2026-11-26"
+SAMPLE_NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)
+
+
+def load_case(case: Path, tmp_path: Path, **env: str) -> Settings:
+    """A golden case's settings, with the store in ``tmp_path``."""
+    from digest.config import load_settings
+
+    environ = {"DIGEST_STORE_URL": f"sqlite:///{tmp_path / 'digest.db'}", **env}
+    return load_settings(case / "digest.toml", environ=environ)
+
+
+def fetched_store(settings: Settings, now: datetime = SAMPLE_NOW) -> Store:
+    from digest.fetch import fetch_sources
+
+    store = Store.open(settings.store.url)
+    reports = fetch_sources(settings, store, now=lambda: now)
+    assert not any(r.failed for r in reports), [r.summary() for r in reports]
+    return store

@@ -166,3 +166,65 @@ def test_console_script_reports_bad_config_without_a_traceback(workdir):
         [str(script), "fetch", "--help"], capture_output=True, text=True
     ).stdout
     assert "--source NAME" in help_text and "Example:" in help_text
+
+
+RANK_KEYS = {"id", "title", "score", "reasons", "picked", "why_not"}
+
+
+def test_demo_commands_build_the_preview_offline(workdir, capsys):
+    assert digest("fetch") == 0
+    capsys.readouterr()
+    assert digest("preview") == 0
+    out = capsys.readouterr().out.splitlines()
+    for slug in ("rl", "nlp", "vision"):
+        for name in ("email.html", "email.txt", "email.eml"):
+            assert any(line.endswith(f"/{slug}/{name}") for line in out), (slug, name)
+        assert f"site/feeds/{slug}.rss" in out and f"site/feeds/{slug}.atom" in out
+    assert "site/archive/index.html" in out and "site/index.html" in out
+    for line in out:
+        assert (workdir / line).is_file(), line
+
+
+def test_rank_json_pin_and_drop(workdir, capsys):
+    assert digest("fetch") == 0
+    capsys.readouterr()
+    assert digest("rank", "--topic", "rl", "--format", "json") == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 39 and all(set(r) == RANK_KEYS for r in rows)
+    assert all(isinstance(r["reasons"], list) and isinstance(r["picked"], bool) for r in rows)
+    assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
+    picked = [r["id"] for r in rows if r["picked"]]
+    assert len(picked) == 5
+    weakest = rows[-1]["id"]
+    assert digest("pin", weakest.removeprefix("arxiv:"), "--topic", "rl") == 0
+    assert (
+        digest(
+            "drop", f"https://arxiv.org/abs/{picked[0].removeprefix('arxiv:')}v2", "--topic", "rl"
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert digest("rank", "--topic", "rl", "--format", "json", "--limit", "50") == 0
+    after = {r["id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert after[weakest]["picked"] and after[weakest]["reasons"][0] == "pinned by the editor"
+    assert not after[picked[0]]["picked"]
+    assert after[picked[0]]["why_not"] == "dropped by the editor"
+    assert digest("pin", weakest, "--topic", "rl", "--clear") == 0
+    assert digest("pin", "2999.99999", "--topic", "rl") == 2
+    assert "is not in the store" in capsys.readouterr().err
+    assert digest("rank", "--topic", "nope") == 2
+    assert "unknown topic 'nope' (known: rl, nlp, vision)" in capsys.readouterr().err
+    assert digest("rank", "--topic", "rl", "--date", "2026-W48") == 2
+
+
+def test_rank_table_explains_and_an_old_day_is_empty_with_a_reason(workdir, capsys):
+    assert digest("fetch") == 0
+    capsys.readouterr()
+    assert digest("rank", "--topic", "rl", "--limit", "3") == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[0].split() == ["pick", "score", "id", "title", "reasons"]
+    assert "phrase 'reinforcement learning'" in captured.out
+    assert digest("preview", "--topic", "rl", "--date", "2020-01-01") == 0
+    assert "rl: 0 highlights of 0 candidates (empty: no new papers arrived" in (
+        capsys.readouterr().err
+    )

@@ -11,7 +11,7 @@ from conftest import API_QUERY, HF_RAW, LISTING, RSS_ALL
 from digest.models import SOURCE_PRIORITY, Paper
 from digest.sources import arxiv_api, arxiv_rss, hf_daily, listing
 from digest.store import Store
-from digest.store.database import MIGRATIONS
+from digest.store.database import HEAD, MIGRATIONS
 
 T0 = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 
@@ -179,11 +179,16 @@ def test_store_is_created_and_migrated_on_first_use(tmp_path):
     with Store.open(f"sqlite:///{path}") as store:
         ingest(store, "a", "arxiv-rss", [Paper(id="arxiv:2401.00004", title="Kept")])
     assert path.exists()
-    heads = sorted(p.name.split("_")[0] for p in (MIGRATIONS / "versions").glob("*.py"))
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD
     with Store.open(f"sqlite:///{path}") as store:
         with store.engine.connect() as conn:
             version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-        assert version == heads[-1]
+        assert version == HEAD
         assert store.paper("arxiv:2401.00004").title == "Kept"
 
 
@@ -196,3 +201,26 @@ def test_untrusted_text_is_stored_as_given_through_bound_parameters(store):
     ingest(store, "a", "arxiv-rss", [nasty])
     assert store.paper("arxiv:2401.00005").title == nasty.title
     assert store.count_papers() == 1
+
+
+def test_an_older_schema_is_migrated_without_losing_papers(tmp_path):
+    from alembic import command
+    from alembic.config import Config
+
+    from digest.store.database import create_engine
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+    old = Store(engine)
+    ingest(old, "a", "arxiv-rss", [Paper(id="arxiv:2401.00006", title="From before")])
+    with engine.connect() as conn:
+        assert not sa.inspect(conn).has_table("editions")
+    engine.dispose()
+    with Store.open(url) as store:
+        assert store.paper("arxiv:2401.00006").title == "From before"
+        assert store.editions() == []

@@ -52,15 +52,22 @@ def content_terms(tokens: Iterable[str]) -> list[str]:
     return [t for t in tokens if t not in STOPWORDS and not t.isdigit() and len(t) > 1]
 
 
-Postings = dict[str, dict[int, list[int]]]
-
-
-def _postings(docs: Sequence[list[str]]) -> Postings:
-    index: Postings = {}
+def _doc_index(docs: Sequence[list[str]]) -> dict[str, list[int]]:
+    """Token -> the documents holding it, in document order."""
+    index: dict[str, list[int]] = {}
     for doc, tokens in enumerate(docs):
-        for position, token in enumerate(tokens):
-            index.setdefault(token, {}).setdefault(doc, []).append(position)
+        for token in set(tokens):
+            index.setdefault(token, []).append(doc)
     return index
+
+
+def _occurrences(tokens: list[str], phrase: Sequence[str]) -> int:
+    if len(phrase) == 1:
+        return tokens.count(phrase[0])
+    first, rest, size = phrase[0], list(phrase[1:]), len(phrase)
+    return sum(
+        1 for i, token in enumerate(tokens) if token == first and tokens[i + 1 : i + size] == rest
+    )
 
 
 class Corpus:
@@ -72,8 +79,8 @@ class Corpus:
         self.position = {p.id: i for i, p in enumerate(self.papers)}
         self.titles = [tokenize(p.title) for p in self.papers]
         self.abstracts = [tokenize(p.abstract) for p in self.papers]
-        self.title_index = _postings(self.titles)
-        self.abstract_index = _postings(self.abstracts)
+        self.title_index = _doc_index(self.titles)
+        self.abstract_index = _doc_index(self.abstracts)
         self.size = len(self.papers)
         lengths = [len(a) for a in self.abstracts]
         self.avg_abstract = (sum(lengths) / len(lengths)) if lengths else 1.0
@@ -81,6 +88,7 @@ class Corpus:
         self.df: Counter[str] = Counter()
         for doc_terms in terms:
             self.df.update(set(doc_terms))
+        self._idf = {t: self.idf(t) for t in self.df}
         self.vectors = [self._weigh(Counter(doc_terms)) for doc_terms in terms]
         self.term_docs: dict[str, list[tuple[int, float]]] = {}
         for doc, vector in enumerate(self.vectors):
@@ -91,7 +99,8 @@ class Corpus:
         return math.log((self.size + 1) / (self.df.get(term, 0) + 1)) + 1.0
 
     def _weigh(self, counts: Counter[str]) -> Vector:
-        vector = {t: (1.0 + math.log(c)) * self.idf(t) for t, c in counts.items()}
+        idf = self._idf
+        vector = {t: (1.0 + math.log(c)) * (idf.get(t) or self.idf(t)) for t, c in counts.items()}
         norm = math.sqrt(sum(w * w for w in vector.values())) or 1.0
         return {t: w / norm for t, w in vector.items()}
 
@@ -111,36 +120,17 @@ class Corpus:
 
     def phrase_counts(self, phrase: Sequence[str], field: str) -> dict[int, int]:
         """How often the token sequence occurs in each document's title or abstract."""
-        index = self.title_index if field == "title" else self.abstract_index
-        if not phrase:
-            return {}
-        first = index.get(phrase[0])
-        if not first:
-            return {}
-        if len(phrase) == 1:
-            return {doc: len(positions) for doc, positions in first.items()}
-        rest = [index.get(token) for token in phrase[1:]]
-        if any(r is None for r in rest):
-            return {}
-        counts: dict[int, int] = {}
-        for doc, positions in first.items():
-            later = [r.get(doc) for r in rest]  # type: ignore[union-attr]
-            if any(p is None for p in later):
-                continue
-            sets = [set(p) for p in later]  # type: ignore[arg-type]
-            hits = sum(
-                1 for start in positions if all(start + i + 1 in s for i, s in enumerate(sets))
-            )
-            if hits:
-                counts[doc] = hits
-        return counts
+        docs = self.words_present(phrase, field)
+        texts = self.titles if field == "title" else self.abstracts
+        counts = {doc: _occurrences(texts[doc], phrase) for doc in sorted(docs)}
+        return {doc: n for doc, n in counts.items() if n}
 
     def words_present(self, phrase: Sequence[str], field: str) -> set[int]:
         """Documents whose field holds every word of the phrase, anywhere."""
         index = self.title_index if field == "title" else self.abstract_index
         docs: set[int] | None = None
         for token in phrase:
-            found = set(index.get(token, {}))
+            found = set(index.get(token, ()))
             docs = found if docs is None else docs & found
             if not docs:
                 return set()

@@ -19,6 +19,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from digest.config import RankSettings, TopicSettings
 from digest.models import StoredPaper
@@ -135,7 +136,7 @@ def rank_topic(
             similarity, seed = seed_scores[index]
             relevance += SEED_WEIGHT * similarity
             reasons.append(f"similar to '{one_line(seed.title, 60)}' ({similarity:.2f})")
-        for author in paper.authors:
+        for author in paper.authors if followed else ():
             if _name_key(author) in followed:
                 relevance += AUTHOR
                 reasons.append(f"by followed author {author}")
@@ -317,6 +318,7 @@ def _seed_scores(
     return result
 
 
+@lru_cache(maxsize=65536)
 def _name_key(name: str) -> tuple[str, str]:
     """(last name, first initial), accent- and case-blind: 'J. Doe' matches 'Jane Doe'."""
     text = unicodedata.normalize("NFKD", name).casefold()

@@ -20,7 +20,7 @@ from digest.sources.base import (
     parse_feed,
     unwrap,
 )
-from digest.text import clean_text, split_names
+from digest.text import clean_text, safe_url, split_names
 
 
 def parse(data: bytes) -> Listing:
@@ -43,7 +43,7 @@ def parse(data: bytes) -> Listing:
 
 def _entry(entry: Any) -> Paper | None:
     title = clean_text(entry.get("title"))
-    link = entry.get("link") or ""
+    link = safe_url(entry.get("link")) or ""
     ident = entry.get("id") or ""
     arxiv = parse_arxiv_id(link) if "arxiv.org" in link else None
     arxiv = arxiv or (parse_arxiv_id(ident) if "arxiv" in ident.lower() else None)

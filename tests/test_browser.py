@@ -1,0 +1,94 @@
+"""The rendered email and archive pages in headless Chromium (Debian's, driven by Playwright)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import GOLDEN, ROOT, SAMPLE_DAY, SAMPLE_NOW, fetched_store, load_case
+
+from digest.periods import parse_period
+from digest.publish import preview
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason="Debian's chromium is not installed (.ci/run installs it)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("browser")
+    settings = load_case(GOLDEN / "sample-rl", tmp)
+    store = fetched_store(settings)
+    preview(
+        settings,
+        store,
+        period=parse_period(SAMPLE_DAY, "UTC"),
+        topics=settings.topics,
+        out_dir=tmp / "site",
+        now=SAMPLE_NOW,
+    )
+    store.close()
+    return tmp / "site"
+
+
+@pytest.mark.parametrize("width", [375, 600])
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_email_fits_the_width_without_horizontal_scrolling(browser, site, width, scheme):
+    page = browser.new_page(viewport={"width": width, "height": 800}, color_scheme=scheme)
+    page.goto((site / "preview" / SAMPLE_DAY / "rl" / "email.html").as_uri())
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    widest = page.evaluate(
+        "Math.max(...[...document.querySelectorAll('body *')]"
+        ".map(e => e.getBoundingClientRect().right))"
+    )
+    cards = page.locator(".card").count()
+    title_color = page.evaluate("getComputedStyle(document.querySelector('.paper-title a')).color")
+    background = page.evaluate(
+        "getComputedStyle(document.querySelector('.container')).backgroundColor"
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"email-{width}-{scheme}.png"), full_page=True)
+    page.close()
+    assert overflow <= 0 and widest <= width + 0.5
+    assert cards == 5
+    assert title_color != background
+    if scheme == "dark":
+        assert background == "rgb(22, 27, 34)"
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_archive_page_fits(browser, site, width):
+    page = browser.new_page(viewport={"width": width, "height": 800})
+    page.goto((site / "archive" / SAMPLE_DAY / "rl" / "index.html").as_uri())
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    assert page.locator(".card").count() == 5
+    feeds = page.locator("link[rel=alternate]").evaluate_all("ls => ls.map(l => l.href)")
+    assert feeds == [
+        "https://papers.example.org/feeds/rl.rss",
+        "https://papers.example.org/feeds/rl.atom",
+    ]
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"archive-{width}.png"), full_page=True)
+    page.close()
