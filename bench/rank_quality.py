@@ -17,6 +17,13 @@ precision at 5 and 10 and nDCG@10 (binary gains), for three rankers in the same 
   does better overall, named in the output).
 * ours: ``digest.rank.rank_topic`` with the same keywords and seeds and the default
   settings; the full ranked order (best score first), not only the picks.
+
+Seeds: walking the day files of a corpus part in date order, the first 5 (by id) papers
+whose *primary* category is the topic's, from the first days that hold 5. Evaluation
+days: every later day file of the part (17 cs days, 134 astro-ph days; --quick: 5 and 10
+of them, spread evenly); seed papers are taken out of the evaluation listings, and a
+topic with no relevant paper on a day is not scored that day. Also reported: ours
+against each baseline topic-day by topic-day (wins/ties/losses on nDCG@10).
 """
 
 from __future__ import annotations
@@ -239,9 +246,10 @@ TOPICS = [
     ),
 ]
 
-# evaluation days per corpus part, spread evenly over the days after the last seed day
-EVAL_DAYS = {CS: 5, ASTRO: 10}
-EVAL_DAYS_QUICK = {CS: 2, ASTRO: 3}
+# evaluation days per corpus part: every day file after the last seed day (17 cs days,
+# 134 astro-ph days); --quick takes a few spread evenly over the same range
+EVAL_DAYS: dict[str, int | None] = {CS: None, ASTRO: None}
+EVAL_DAYS_QUICK: dict[str, int | None] = {CS: 5, ASTRO: 10}
 
 RANKERS = ["keyword filter", "tf-idf to seeds", "ours"]
 
@@ -327,8 +335,8 @@ def _choose_seeds(
     raise RuntimeError(f"fewer than {SEEDS_PER_TOPIC} {category} papers in the corpus")
 
 
-def _spread(items: list[Path], count: int) -> list[Path]:
-    if count >= len(items):
+def _spread(items: list[Path], count: int | None) -> list[Path]:
+    if count is None or count >= len(items):
         return items
     if count == 1:
         return [items[-1]]
@@ -558,6 +566,15 @@ def evaluate(quick: bool = False, ours: Callable[..., list[str]] | None = None) 
             name: _average([per_topic[c]["mean"][name] for c in members])
             for name in ("keyword filter", "tf-idf (centroid)", "tf-idf (max)", "ours")
         }
+    # ours against each baseline, topic-day by topic-day: wins, ties, losses on nDCG@10
+    paired = {}
+    for ranker in ("keyword filter", "tf-idf to seeds"):
+        counts = [0, 0, 0]
+        for data in per_topic.values():
+            for day in data["days"].values():
+                diff = day["ours"]["ndcg10"] - day[names[ranker]]["ndcg10"]
+                counts[0 if diff > 1e-9 else 2 if diff < -1e-9 else 1] += 1
+        paired[ranker] = counts
     return {
         "when": datetime.now(UTC).isoformat(),
         "quick": quick,
@@ -566,6 +583,7 @@ def evaluate(quick: bool = False, ours: Callable[..., list[str]] | None = None) 
         "rankers": names,
         "topics": per_topic,
         "macro": macro,
+        "paired_ndcg10": paired,
         "seconds": timings,
     }
 
@@ -626,32 +644,35 @@ def summary(figures: dict) -> str:
     losses = []
     for category, data in figures["topics"].items():
         mean = data["mean"]
-        behind = [
-            f"{labels[m]} vs {short}"
-            for m in labels
-            for short, name in (
-                ("keyword", names["keyword filter"]),
-                ("tf-idf", names["tf-idf to seeds"]),
-            )
-            if mean["ours"][m] < mean[name][m] - 1e-9
-        ]
-        if behind:
-            losses.append(f"{category} ({', '.join(behind)})")
+        for short, name in (
+            ("keyword filter", "keyword filter"),
+            ("tf-idf", names["tf-idf to seeds"]),
+        ):
+            behind = [labels[m] for m in labels if mean["ours"][m] < mean[name][m] - 1e-9]
+            if behind:
+                losses.append(
+                    f"{category} behind the {short} on {'/'.join(behind)} (nDCG@10 "
+                    f"{mean['ours']['ndcg10']:.2f} vs {mean[name]['ndcg10']:.2f})"
+                )
     verdict = (
         "beats both baselines on all three overall macro averages"
         if len(wins) == 3
         else f"beats both baselines overall on {', '.join(labels[m] for m in wins) or 'none'}"
         f" of the three metrics"
     )
+    paired = figures["paired_ndcg10"]
     days = figures["evaluation_days"]
     return (
-        f"Over {len(figures['topics'])} topics ({sum(len(v) for v in days.values())} "
-        f"evaluation days: cs {', '.join(days[CS])}; astro-ph {len(days[ASTRO])} days from "
-        f"{days[ASTRO][0]} to {days[ASTRO][-1]}), the project's ranker reaches overall "
-        f"P@5 {ours['p5']:.2f}, P@10 {ours['p10']:.2f} and nDCG@10 {ours['ndcg10']:.2f}, "
-        f"against {kw['p5']:.2f}/{kw['p10']:.2f}/{kw['ndcg10']:.2f} for the keyword filter "
-        f"and {tf['p5']:.2f}/{tf['p10']:.2f}/{tf['ndcg10']:.2f} for "
-        f"{names['tf-idf to seeds']} to the seeds: it {verdict}. "
+        f"Over {len(figures['topics'])} topics and {sum(len(v) for v in days.values())} "
+        f"evaluation days (cs: {len(days[CS])} days from {days[CS][0]} to {days[CS][-1]}; "
+        f"astro-ph: {len(days[ASTRO])} days from {days[ASTRO][0]} to {days[ASTRO][-1]}), "
+        f"the project's ranker reaches overall P@5 {ours['p5']:.2f}, P@10 {ours['p10']:.2f} "
+        f"and nDCG@10 {ours['ndcg10']:.2f}, against {kw['p5']:.2f}/{kw['p10']:.2f}/"
+        f"{kw['ndcg10']:.2f} for the keyword filter and {tf['p5']:.2f}/{tf['p10']:.2f}/"
+        f"{tf['ndcg10']:.2f} for {names['tf-idf to seeds']} to the seeds: it {verdict}. "
+        f"Day by day (nDCG@10, wins/ties/losses over {sum(paired['keyword filter'])} "
+        f"topic-days) it beats the keyword filter {'/'.join(map(str, paired['keyword filter']))}"
+        f" and the tf-idf baseline {'/'.join(map(str, paired['tf-idf to seeds']))}. "
         + (
             f"It trails a baseline on: {'; '.join(losses)}. "
             if losses

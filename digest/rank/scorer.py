@@ -43,6 +43,8 @@ CATEGORY_CROSS = 0.5
 POPULARITY = 0.2  # times log(1 + upvotes)
 FRESHNESS = 0.3
 PIN = 1000.0
+RARITY_SCALE = math.log(21)  # a keyword matching 1 candidate in 20 keeps its points
+RARITY_CAP = 1.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,9 +131,12 @@ def rank_topic(
         paper = corpus.papers[index]
         reasons: list[str] = []
         relevance = 0.0
-        for points, reason in text.get(index, ()):
+        ordering = 0.0
+        for points, rarity, reason in text.get(index, ()):
             relevance += points
+            ordering += points * rarity
             reasons.append(reason)
+        plain = relevance
         if index in seed_scores:
             similarity, seed = seed_scores[index]
             relevance += SEED_WEIGHT * similarity
@@ -166,7 +171,8 @@ def rank_topic(
         if pinned:
             reasons.insert(0, "pinned by the editor")
             why_excluded = None
-        score = relevance + bonus + (PIN if pinned else 0.0)
+        # the text counts with its rarity weights in the order, plainly for the floor
+        score = relevance - plain + ordering + bonus + (PIN if pinned else 0.0)
         scored.append(_Scored(index, score, relevance, tuple(reasons), why_excluded, pinned))
 
     scored.sort(key=lambda s: (-s.score, corpus.papers[s.index].id))
@@ -236,9 +242,14 @@ def _empty_reason(candidates: int, ranked: list[RankedPaper], floor: float) -> s
 
 def _text_scores(
     topic: TopicSettings, corpus: Corpus, allowed: set[int]
-) -> dict[int, list[tuple[float, str]]]:
-    """Keyword and phrase matches per document: (points, reason) in keyword order."""
-    found: dict[int, list[tuple[float, str]]] = {}
+) -> dict[int, list[tuple[float, float, str]]]:
+    """Keyword and phrase matches per document: (points, rarity, reason) in keyword order.
+
+    ``rarity`` weighs a keyword by how few of the candidates it matches: one that half
+    the day's papers mention orders them less than one that picks out a few. It shapes
+    the order only; the relevance floor counts the plain points.
+    """
+    found: dict[int, list[tuple[float, float, str]]] = {}
     for keyword in topic.keywords:
         phrase = tokenize(keyword)
         if not phrase:
@@ -248,6 +259,7 @@ def _text_scores(
         in_title = corpus.phrase_counts(phrase, "title")
         in_abstract = corpus.phrase_counts(phrase, "abstract")
         matched = allowed & (set(in_title) | set(in_abstract))
+        rarity = _rarity(len(allowed), len(matched))
         for doc in sorted(matched):
             if doc in in_title:
                 points = TITLE_PHRASE if multi else TITLE_WORD
@@ -255,13 +267,14 @@ def _text_scores(
                 if doc in in_abstract:
                     points += 0.5 * (ABSTRACT_PHRASE if multi else ABSTRACT_WORD)
                     where = "title and abstract"
-                found.setdefault(doc, []).append((points, f"{label} in {where}"))
+                found.setdefault(doc, []).append((points, rarity, f"{label} in {where}"))
             else:
                 count = in_abstract[doc]
                 base = ABSTRACT_PHRASE if multi else ABSTRACT_WORD
                 points = base * (1 + REPEAT_BONUS * min(count - 1, REPEAT_CAP))
                 times = f" ({count}×)" if count > 1 else ""
-                found.setdefault(doc, []).append((points, f"{label} in abstract{times}"))
+                found.setdefault(doc, []).append(
+                    (points, rarity, f"{label} in abstract{times}"))
         if multi:
             in_title_words = (allowed & corpus.words_present(phrase, "title")) - matched
             in_abstract_words = (
@@ -269,13 +282,19 @@ def _text_scores(
             )
             for doc in sorted(in_title_words):
                 found.setdefault(doc, []).append(
-                    (SCATTERED_TITLE, f"words of '{keyword}' in title")
+                    (SCATTERED_TITLE, rarity, f"words of '{keyword}' in title")
                 )
             for doc in sorted(in_abstract_words):
                 found.setdefault(doc, []).append(
-                    (SCATTERED_ABSTRACT, f"words of '{keyword}' in abstract")
+                    (SCATTERED_ABSTRACT, rarity, f"words of '{keyword}' in abstract")
                 )
     return found
+
+
+def _rarity(candidates: int, matches: int) -> float:
+    if not matches:
+        return 1.0
+    return min(RARITY_CAP, math.log(1 + candidates / matches) / RARITY_SCALE)
 
 
 def _exclusions(topic: TopicSettings, corpus: Corpus, allowed: set[int]) -> dict[int, str]:
