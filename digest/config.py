@@ -124,12 +124,48 @@ class RankSettings(_Section):
     freshness_days: float = Field(3.0, gt=0)
 
 
+class SmtpSettings(_Section):
+    host: str = "localhost"
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    #: The name of the environment variable holding the password (never the password).
+    password_env: str = "DIGEST_SMTP_PASSWORD"
+    connections: int = Field(2, ge=1, le=64)
+    rate: float = Field(0.0, ge=0)  # messages per second over all connections; 0: no cap
+    timeout: float = Field(30.0, gt=0)
+    helo: str | None = None
+
+
+class DkimSettings(_Section):
+    selector: str
+    domain: str
+    private_key_path: str
+
+
 class MailSettings(_Section):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
 
     #: The From address; default: "<site title> <digest@<site host>>".
     sender: str | None = Field(None, alias="from")
     reply_to: str | None = None
+    transport: Literal["outbox", "smtp"] = "outbox"
+    outbox_dir: str = "outbox"
+    send_empty: bool = False
+    #: The address of the List-Unsubscribe mailto; default: unsubscribe@<site host>.
+    unsubscribe_address: str | None = None
+    max_papers: int = Field(10, ge=1, le=100)
+    #: Attempts per edition before it is given up as failed (4xx answers, dropped links).
+    max_attempts: int = Field(5, ge=1, le=50)
+    #: Pauses before retrying within a run, in seconds; later runs wait retry_after * 2^n.
+    retry_delays: list[float] = [2.0, 10.0]
+    retry_after: float = Field(300.0, ge=0)
+    #: Bounces (5xx answers) after which a subscriber is no longer mailed.
+    bounce_limit: int = Field(2, ge=1)
+    #: A claimed edition whose sender vanished is sent again after this many seconds.
+    claim_timeout: float = Field(900.0, gt=0)
+    smtp: SmtpSettings = SmtpSettings()
+    dkim: DkimSettings | None = None
 
 
 class Settings(_Section):
@@ -159,6 +195,10 @@ class Settings(_Section):
     @property
     def site_host(self) -> str:
         return urlsplit(self.site.base_url).hostname or "localhost"
+
+    @property
+    def unsubscribe_address(self) -> str:
+        return self.mail.unsubscribe_address or f"unsubscribe@{self.site_host}"
 
     @property
     def sender(self) -> str:
@@ -272,6 +312,16 @@ def resolve_paths(settings: Settings, base: Path) -> Settings:
             "store": settings.store.model_copy(update={"url": store_url}),
             "site": settings.site.model_copy(update={"templates": fix(settings.site.templates)}),
             "sources": [s.model_copy(update={"path": fix(s.path)}) for s in settings.sources],
+            "mail": settings.mail.model_copy(
+                update={
+                    "outbox_dir": fix(settings.mail.outbox_dir),
+                    "dkim": settings.mail.dkim.model_copy(
+                        update={"private_key_path": fix(settings.mail.dkim.private_key_path)}
+                    )
+                    if settings.mail.dkim
+                    else None,
+                }
+            ),
         }
     )
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from digest.compose import Composition, compose, load_edition, save
 from digest.config import Settings, TopicSettings
 from digest.files import write_atomic
-from digest.message import build_message
+from digest.message import MessageBuilder
 from digest.periods import Period, parse_period
 from digest.render import FeedEntry, Renderer
 from digest.store import Store
@@ -44,6 +44,7 @@ def preview(
     composition = compose(settings, store, period, topics, min(now, period.end), since)
     save(store, composition)
     renderer = Renderer(settings)
+    builder = MessageBuilder(settings)
     paths: list[Path] = []
     for edition in composition.editions():
         rendered = renderer.email(edition)
@@ -52,8 +53,7 @@ def preview(
         unsubscribe = f"{base}/unsubscribe/preview"
         html, text = rendered.fill(unsubscribe, f"{base}/preferences/preview")
         digest = hashlib.sha256(f"{period.key}/{slug}/{html}".encode()).hexdigest()[:16]
-        message = build_message(
-            settings,
+        message = builder.build(
             subject=rendered.subject,
             text=text,
             html=html,
@@ -67,7 +67,7 @@ def preview(
         folder = out_dir / "preview" / period.key / slug
         paths.append(write_atomic(folder / "email.html", html))
         paths.append(write_atomic(folder / "email.txt", text))
-        paths.append(write_atomic(folder / "email.eml", message.as_bytes()))
+        paths.append(write_atomic(folder / "email.eml", message.data))
     paths += build_site(settings, store, out_dir, renderer, now)
     return PreviewResult(composition, paths)
 

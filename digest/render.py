@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import html
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -32,9 +32,11 @@ from jinja2 import (
     TemplateError,
     select_autoescape,
 )
+from markupsafe import Markup
 
 from digest.compose import Edition
 from digest.config import Settings, TopicSettings
+from digest.emailkit import EmailKit, Personal, personal_lines, summary_line
 from digest.errors import ConfigError
 from digest.models import StoredPaper
 from digest.resources import templates_dir
@@ -121,44 +123,66 @@ class Renderer:
     # email
 
     def email(self, edition: Edition) -> RenderedEmail:
-        """Render and inline once, kept under Gmail's clipping size.
+        """Render and inline one email, kept under Gmail's clipping size.
 
         A too-large edition first loses abstract text, then its lowest highlights (they
         stay in the archive, and the email says how many more there are).
         """
         for limit in EXCERPT_STEPS:
-            inlined = self._inlined(edition, limit)
+            inlined = self._full_html(edition, limit)
             if len(inlined.encode()) <= HTML_LIMIT:
                 break
         while len(inlined.encode()) > HTML_LIMIT and edition.highlights:
             edition = _trimmed(edition, len(inlined.encode()))
-            inlined = self._inlined(edition, limit)
-        context = self._email_context(edition)
-        text = self.render("email/digest.txt", **context, excerpt_limit=limit)
-        return RenderedEmail(context["subject"], context["preheader"], inlined, text)
+            inlined = self._full_html(edition, limit)
+        lines = personal_lines(self.settings.site.title, edition)
+        text = self.render_email_text(edition, _fields(lines), limit)
+        return RenderedEmail(lines.subject, lines.preheader, inlined, text)
 
-    def _inlined(self, edition: Edition, excerpt_limit: int) -> str:
+    def kit(self, superset: Edition) -> EmailKit:
+        """Parts of the emails of one period, for recipients whose editions it covers."""
+        return EmailKit(self, superset, EXCERPT)
+
+    def _full_html(self, edition: Edition, excerpt_limit: int) -> str:
+        lines = personal_lines(self.settings.site.title, edition)
+        return self.render_email_html(edition, _fields(lines), excerpt_limit)
+
+    def render_email_html(
+        self,
+        edition: Edition,
+        personal: Mapping[str, str],
+        excerpt_limit: int,
+        mark: str | None = None,
+    ) -> str:
         page = self.render(
-            "email/digest.html", **self._email_context(edition), excerpt_limit=excerpt_limit
+            "email/digest.html",
+            **self._email_context(edition, personal),
+            excerpt_limit=excerpt_limit,
+            mark=lambda name: Markup(mark.format(name)) if mark else "",
+            number=_number,
         )
         return self.inliner.inline(page).rstrip("\n") + "\n"
 
-    def _email_context(self, edition: Edition) -> dict[str, Any]:
-        top = edition.top
-        date = edition.period.label()
-        title = f"{self.settings.site.title}: {edition.name}, {date}"
-        subject = one_line(f"{title}: {top.paper.title}" if top else title, 180)
-        count = len(edition.highlights)
-        preheader = one_line(
-            f"{count} highlight{'s' if count != 1 else ''} among {edition.arrived} new papers"
-            + (f": {top.paper.title}" if top else ""),
-            140,
+    def render_email_text(
+        self,
+        edition: Edition,
+        personal: Mapping[str, str],
+        excerpt_limit: int,
+        mark: str | None = None,
+        number: Callable[[int], str] | None = None,
+    ) -> str:
+        return self.render(
+            "email/digest.txt",
+            **self._email_context(edition, personal),
+            excerpt_limit=excerpt_limit,
+            mark=lambda name: mark.format(name) if mark else "",
+            number=number or _number,
         )
+
+    def _email_context(self, edition: Edition, personal: Mapping[str, str]) -> dict[str, Any]:
         return {
             "edition": edition,
-            "subject": subject,
-            "preheader": preheader,
-            "summary": summary_line(edition),
+            **personal,
             "unsubscribe_url": UNSUBSCRIBE_TOKEN,
             "preferences_url": PREFERENCES_TOKEN,
             "archive_url": self.archive_url,
@@ -239,22 +263,12 @@ def _trimmed(edition: Edition, size: int) -> Edition:
     return replace(edition, sections=tuple(sections))
 
 
-def summary_line(edition: Edition) -> str:
-    picked = len(edition.highlights)
-    if not picked:
-        return (
-            "No highlights this time: "
-            + "; ".join(s.empty_reason or "nothing matched" for s in edition.sections)
-            + "."
-        )
-    parts = [
-        f"{picked} highlight{'s' if picked != 1 else ''} among the "
-        f"{edition.arrived} papers that arrived"
-    ]
-    more = sum(s.more_relevant for s in edition.sections)
-    if more:
-        parts.append(f"{more} more matched but did not make the cut")
-    return "; ".join(parts) + "."
+def _fields(lines: Personal) -> dict[str, str]:
+    return {name: getattr(lines, name) for name in lines.__slots__}
+
+
+def _number(index: int) -> str:
+    return f"{index}.".ljust(3)
 
 
 def short_authors(authors: Sequence[str], limit: int = MAX_AUTHORS) -> str:

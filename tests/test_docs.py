@@ -15,9 +15,10 @@ README = (ROOT / "README.md").read_text()
 def test_every_command_and_option_is_in_the_readme():
     for name, command in cli.commands.items():
         heading = re.search(rf"^### digest {name}\b.*$", README, re.M) or re.search(
-            rf"^### .*\bdigest {name}\b.*$", README, re.M)
+            rf"^### .*\bdigest {name}\b.*$", README, re.M
+        )
         assert heading, f"README has no section for 'digest {name}'"
-        section = README[heading.end():].split("\n### ")[0]
+        section = README[heading.end() :].split("\n### ")[0]
         for param in command.params:
             if isinstance(param, click.Option):
                 assert any(opt in section for opt in param.opts), (name, param.opts)

@@ -13,7 +13,7 @@ from digest.compose import Edition, Highlight, Section
 from digest.config import TopicSettings
 from digest.errors import ConfigError
 from digest.fetch import fetch_sources
-from digest.message import build_message
+from digest.message import MessageBuilder
 from digest.models import StoredPaper
 from digest.periods import parse_period
 from digest.publish import preview
@@ -80,8 +80,7 @@ def test_a_newline_in_a_title_never_starts_a_header(tmp_path):
         edition_with("Evil\r\nBcc: victim@example.org\r\nX-Spam: yes\n\nbody")
     )
     html, text = rendered.fill("https://x.org/u", "https://x.org/p")
-    message = build_message(
-        settings,
+    message = MessageBuilder(settings).build(
         subject=rendered.subject,
         text=text,
         html=html,
@@ -91,7 +90,7 @@ def test_a_newline_in_a_title_never_starts_a_header(tmp_path):
         list_slug="rl",
         unsubscribe_url="https://x.org/u",
     )
-    parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+    parsed = email.message_from_bytes(message.data, policy=email.policy.default)
     assert parsed["Bcc"] is None and parsed["X-Spam"] is None
     assert "Bcc: victim@example.org" in parsed["Subject"]
     assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]

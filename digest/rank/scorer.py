@@ -273,8 +273,7 @@ def _text_scores(
                 base = ABSTRACT_PHRASE if multi else ABSTRACT_WORD
                 points = base * (1 + REPEAT_BONUS * min(count - 1, REPEAT_CAP))
                 times = f" ({count}×)" if count > 1 else ""
-                found.setdefault(doc, []).append(
-                    (points, rarity, f"{label} in abstract{times}"))
+                found.setdefault(doc, []).append((points, rarity, f"{label} in abstract{times}"))
         if multi:
             in_title_words = (allowed & corpus.words_present(phrase, "title")) - matched
             in_abstract_words = (

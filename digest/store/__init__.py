@@ -13,12 +13,15 @@ from sqlalchemy.engine import Engine
 from digest.models import Paper, StoredPaper
 from digest.store import editions as _editions
 from digest.store import papers as _papers
+from digest.store import subscribers as _subscribers
 from digest.store.database import create_engine, migrate, write_transaction
 from digest.store.editions import EditionItem, EditionRecord
 from digest.store.papers import IngestCounts
 from digest.store.schema import paper_sources, papers, source_state
+from digest.store.subscribers import Delivery
+from digest.subscribers import Subscriber, Subscription
 
-__all__ = ["EditionItem", "EditionRecord", "IngestCounts", "SourceState", "Store"]
+__all__ = ["Delivery", "EditionItem", "EditionRecord", "IngestCounts", "SourceState", "Store"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,3 +152,91 @@ class Store:
     def pins(self, topic: str) -> dict[str, str]:
         with self.engine.connect() as conn:
             return _editions.list_pins(conn, topic)
+
+    # subscribers
+
+    def add_subscriber(
+        self, request: Subscription, *, status: str, now: datetime
+    ) -> tuple[Subscriber, bool]:
+        with write_transaction(self.engine) as conn:
+            return _subscribers.upsert(conn, request, status=status, now=now)
+
+    def subscriber(self, email: str) -> Subscriber | None:
+        with self.engine.connect() as conn:
+            return _subscribers.find(conn, email)
+
+    def subscriber_by_id(self, subscriber_id: int) -> Subscriber | None:
+        with self.engine.connect() as conn:
+            found = _subscribers.list_all(conn, ids=[subscriber_id])
+        return found[0] if found else None
+
+    def subscribers(
+        self, status: str | None = None, ids: Sequence[int] | None = None
+    ) -> list[Subscriber]:
+        with self.engine.connect() as conn:
+            return _subscribers.list_all(conn, status, ids)
+
+    def remove_subscriber(self, email: str) -> bool:
+        with write_transaction(self.engine) as conn:
+            return _subscribers.remove(conn, email)
+
+    def set_subscriber_status(self, subscriber_id: int, status: str, now: datetime) -> None:
+        with write_transaction(self.engine) as conn:
+            _subscribers.set_status(conn, subscriber_id, status, now)
+
+    def update_subscriber(self, subscriber_id: int, **values: Any) -> None:
+        from digest.store.schema import subscribers
+
+        with write_transaction(self.engine) as conn:
+            conn.execute(
+                subscribers.update().where(subscribers.c.id == subscriber_id).values(values)
+            )
+
+    def record_bounce(self, subscriber_id: int, limit: int) -> str:
+        with write_transaction(self.engine) as conn:
+            return _subscribers.record_bounce(conn, subscriber_id, limit)
+
+    # the delivery ledger
+
+    def claim_delivery(self, delivery: Delivery) -> bool:
+        with write_transaction(self.engine) as conn:
+            return _subscribers.claim(conn, delivery)
+
+    def reclaim_delivery(self, current: Delivery, claimed_by: str, now: datetime) -> bool:
+        with write_transaction(self.engine) as conn:
+            return _subscribers.reclaim(conn, current, claimed_by, now)
+
+    def finish_delivery(
+        self,
+        subscriber_id: int,
+        period: str,
+        *,
+        status: str,
+        now: datetime,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
+        with write_transaction(self.engine) as conn:
+            _subscribers.finish(
+                conn,
+                subscriber_id,
+                period,
+                status=status,
+                now=now,
+                error=error,
+                next_attempt_at=next_attempt_at,
+            )
+
+    def deliveries(
+        self, period: str | None = None, subscriber_ids: Sequence[int] | None = None
+    ) -> list[Delivery]:
+        with self.engine.connect() as conn:
+            return _subscribers.ledger(conn, period, subscriber_ids)
+
+    def delivery_rows(self, periods: Sequence[str]) -> dict[tuple[int, str], Delivery]:
+        with self.engine.connect() as conn:
+            return _subscribers.rows_for(conn, periods)
+
+    def last_window_ends(self) -> dict[int, datetime]:
+        with self.engine.connect() as conn:
+            return _subscribers.last_window_ends(conn)

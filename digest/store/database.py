@@ -65,7 +65,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
 #: The newest migration. Checked against Alembic's own view by the tests, and compared
 #: with the database directly, so an up-to-date store opens without loading Alembic.
-HEAD = "0002"
+HEAD = "0003"
 
 
 def migrate(engine: Engine) -> None:
@@ -100,3 +100,12 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         conn = conn.execution_options(begin_immediate=True)
         with conn.begin():
             yield conn
+
+
+def dialect_insert(conn: Connection) -> Any:
+    """The INSERT construct with ON CONFLICT for the connection's database."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert

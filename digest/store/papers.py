@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 
 from digest.ids import title_key
 from digest.models import Paper, StoredPaper
+from digest.store.database import dialect_insert
 from digest.store.editions import rename_paper
 from digest.store.schema import paper_sources, papers, source_state
 
@@ -330,7 +331,7 @@ def _select_rows(conn: Connection, incoming: dict[str, Paper]) -> list[dict[str,
 
 
 def _upsert_sources(conn: Connection, source: str, ids: list[str], now: datetime) -> None:
-    stmt = _dialect_insert(conn)(paper_sources)
+    stmt = dialect_insert(conn)(paper_sources)
     stmt = stmt.on_conflict_do_update(
         index_elements=["paper_id", "source"], set_={"last_seen": stmt.excluded.last_seen}
     )
@@ -341,19 +342,11 @@ def _upsert_sources(conn: Connection, source: str, ids: list[str], now: datetime
 def _upsert_source_row(
     conn: Connection, paper_id: str, source: str, first: datetime, last: datetime
 ) -> None:
-    insert = _dialect_insert(conn)
+    insert = dialect_insert(conn)
     stmt = insert(paper_sources).values(
         paper_id=paper_id, source=source, first_seen=first, last_seen=last
     )
     conn.execute(stmt.on_conflict_do_nothing(index_elements=["paper_id", "source"]))
-
-
-def _dialect_insert(conn: Connection) -> Any:
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
 
 
 def _chunks(items: list[str]) -> Iterable[list[str]]:

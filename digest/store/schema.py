@@ -113,3 +113,47 @@ pins = sa.Table(
     sa.Column("action", sa.String(8), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
+
+subscribers = sa.Table(
+    "subscribers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("topics", sa.JSON, nullable=False),
+    sa.Column("frequency", sa.String(8), nullable=False),
+    sa.Column("weekday", sa.Integer),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("hour", sa.Integer, nullable=False),
+    sa.Column("max_papers", sa.Integer),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("confirmed_at", UTCDateTime),
+    sa.Column("unsubscribed_at", UTCDateTime),
+    sa.Column("confirmation_sent_at", UTCDateTime),
+    sa.Column("bounces", sa.Integer, nullable=False, default=0),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column(
+        "subscriber_id",
+        sa.Integer,
+        sa.ForeignKey("subscribers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("period", sa.String(10), primary_key=True),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.Text),
+    sa.Column("message_id", sa.String(200), nullable=False),
+    sa.Column("papers", sa.JSON, nullable=False),
+    sa.Column("window_start", UTCDateTime, nullable=False),
+    sa.Column("window_end", UTCDateTime, nullable=False),
+    sa.Column("claimed_by", sa.String(200)),
+    sa.Column("claimed_at", UTCDateTime),
+    sa.Column("next_attempt_at", UTCDateTime),
+    sa.Column("sent_at", UTCDateTime),
+    sa.Index("ix_deliveries_status", "status", "next_attempt_at"),
+    sa.Index("ix_deliveries_period", "period"),
+)

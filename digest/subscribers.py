@@ -1,0 +1,216 @@
+"""Subscribers: who gets which topics, how often, at what local hour.
+
+Input is validated here, once, for every way in (the CLI, CSV imports, the web forms):
+the address with email-validator (and normalized, so ``Ada@Example.org`` is one
+subscriber), topics against the configuration, the IANA time zone, the hour.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+
+from digest.config import Settings, check_timezone
+from digest.errors import InputError
+
+STATUSES = ("pending", "active", "unsubscribed", "bounced")
+FREQUENCIES = ("daily", "weekly")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+CSV_COLUMNS = ("email", "topics", "frequency", "timezone", "hour")
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """What a subscriber asked for, validated."""
+
+    email: str
+    topics: tuple[str, ...]
+    frequency: str = "daily"
+    weekday: int | None = None
+    timezone: str = "UTC"
+    hour: int = 8
+    max_papers: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    id: int
+    email: str
+    status: str
+    topics: tuple[str, ...]
+    frequency: str
+    weekday: int | None
+    timezone: str
+    hour: int
+    max_papers: int | None
+    created_at: datetime
+    confirmed_at: datetime | None = None
+    unsubscribed_at: datetime | None = None
+    confirmation_sent_at: datetime | None = None
+    bounces: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "email": self.email,
+            "status": self.status,
+            "topics": list(self.topics),
+            "frequency": self.frequency,
+            "weekday": WEEKDAYS[self.weekday] if self.weekday is not None else None,
+            "timezone": self.timezone,
+            "hour": self.hour,
+            "max_papers": self.max_papers,
+            "created_at": self.created_at.isoformat(),
+            "confirmed_at": self.confirmed_at.isoformat() if self.confirmed_at else None,
+            "bounces": self.bounces,
+        }
+
+
+def normalize_email(value: str) -> str:
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise InputError(f"invalid email address {value!r}: {exc}") from None
+
+
+def parse_topics(settings: Settings, value: str | Iterable[str]) -> tuple[str, ...]:
+    raw = value.replace(";", ",").replace(" ", ",").split(",") if isinstance(value, str) else value
+    slugs = tuple(dict.fromkeys(s.strip() for s in raw if s and s.strip()))
+    if not slugs:
+        raise InputError(
+            "no topics given (choose from: "
+            f"{', '.join(t.slug for t in settings.topics) or 'none configured'})"
+        )
+    known = {t.slug for t in settings.topics}
+    for slug in slugs:
+        if slug not in known:
+            raise InputError(
+                f"unknown topic {slug!r} (known: {', '.join(sorted(known)) or 'none'})"
+            )
+    return slugs
+
+
+def parse_weekday(value: str | int | None) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and 0 <= value <= 6:
+        return value
+    text = str(value).strip().lower()[:3]
+    if text in WEEKDAYS:
+        return WEEKDAYS.index(text)
+    raise InputError(f"unknown weekday {value!r} (use mon, tue, wed, thu, fri, sat or sun)")
+
+
+def parse_hour(value: str | int) -> int:
+    try:
+        hour = int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"hour {value!r} is not a whole number from 0 to 23") from None
+    if not 0 <= hour <= 23:
+        raise InputError(f"hour {hour} is outside 0-23")
+    return hour
+
+
+def subscription(
+    settings: Settings,
+    *,
+    email: str,
+    topics: str | Iterable[str],
+    frequency: str = "daily",
+    weekday: str | int | None = None,
+    timezone: str = "UTC",
+    hour: str | int = 8,
+    max_papers: int | None = None,
+) -> Subscription:
+    """A validated subscription, or an ``InputError`` naming the bad value."""
+    frequency = (frequency or "daily").strip().lower()
+    if frequency not in FREQUENCIES:
+        raise InputError(f"unknown frequency {frequency!r} (daily or weekly)")
+    day = parse_weekday(weekday)
+    if frequency == "weekly" and day is None:
+        day = 0
+    if frequency == "daily":
+        day = None
+    zone = (timezone or "UTC").strip()
+    try:
+        check_timezone(zone)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if max_papers is not None and not 1 <= max_papers <= 100:
+        raise InputError(f"max papers {max_papers} is outside 1-100")
+    return Subscription(
+        normalize_email(email),
+        parse_topics(settings, topics),
+        frequency,
+        day,
+        zone,
+        parse_hour(hour),
+        max_papers,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CsvRow:
+    line: int
+    subscription: Subscription | None
+    error: str | None
+
+
+def read_csv(settings: Settings, text: str) -> Iterator[CsvRow]:
+    """Rows of a subscriber CSV (header: email,topics,frequency,timezone,hour[,weekday,
+    max_papers]); each row is valid or carries the error that names its problem."""
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip().lower() for h in reader.fieldnames or []]
+    missing = [c for c in ("email", "topics") if c not in header]
+    if missing:
+        raise InputError(
+            f"the CSV has no {' and '.join(missing)} column "
+            f"(expected the header {','.join(CSV_COLUMNS)})"
+        )
+    reader.fieldnames = header
+    for row in reader:
+        line = reader.line_num
+        values = {k: (v or "").strip() for k, v in row.items() if k}
+        try:
+            max_papers = values.get("max_papers")
+            yield CsvRow(
+                line,
+                subscription(
+                    settings,
+                    email=values.get("email", ""),
+                    topics=values.get("topics", ""),
+                    frequency=values.get("frequency") or "daily",
+                    weekday=values.get("weekday") or None,
+                    timezone=values.get("timezone") or "UTC",
+                    hour=values.get("hour") or 8,
+                    max_papers=int(max_papers) if max_papers else None,
+                ),
+                None,
+            )
+        except (InputError, ValueError) as exc:
+            yield CsvRow(line, None, str(exc))
+
+
+def write_csv(subscribers: Iterable[Subscriber]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*CSV_COLUMNS, "weekday", "max_papers", "status"])
+    for s in subscribers:
+        writer.writerow(
+            [
+                s.email,
+                ",".join(s.topics),
+                s.frequency,
+                s.timezone,
+                s.hour,
+                WEEKDAYS[s.weekday] if s.weekday is not None else "",
+                s.max_papers or "",
+                s.status,
+            ]
+        )
+    return out.getvalue()

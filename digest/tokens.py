@@ -1,0 +1,62 @@
+"""Signed tokens for the links in emails and on pages (itsdangerous).
+
+A token names its purpose (a confirm token cannot unsubscribe, and the reverse) and the
+subscriber; the signing key is ``DIGEST_SECRET`` from the environment, never the file.
+Unsubscribe links never expire (an old email must still let its reader leave);
+confirmation links expire after 7 days, preference links after a year.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from digest.errors import ConfigError, DigestError
+
+SECRET_ENV = "DIGEST_SECRET"
+MAX_AGE = {"confirm": 7 * 86400, "preferences": 365 * 86400, "unsubscribe": None}
+
+
+class TokenError(DigestError):
+    """A link's token is forged, expired or meant for something else."""
+
+    exit_code = 2
+
+
+class Tokens:
+    def __init__(self, secret: str) -> None:
+        if len(secret) < 16:
+            raise ConfigError(f"{SECRET_ENV} is too short: use at least 16 random characters")
+        self._secret = secret
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Tokens:
+        secret = environ.get(SECRET_ENV)
+        if not secret:
+            raise ConfigError(
+                f"{SECRET_ENV} is not set: the links in emails are signed with "
+                f"it (e.g. export {SECRET_ENV}=$(openssl rand -hex 32))"
+            )
+        return cls(secret)
+
+    def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(self._secret, salt=f"paper-digest:{purpose}")
+
+    def make(self, purpose: str, subscriber_id: int) -> str:
+        if purpose not in MAX_AGE:
+            raise ValueError(f"unknown token purpose {purpose!r}")
+        return self._serializer(purpose).dumps({"s": subscriber_id})
+
+    def read(self, purpose: str, token: str) -> int:
+        """The subscriber id in a token made for ``purpose``, or ``TokenError``."""
+        try:
+            data = self._serializer(purpose).loads(token, max_age=MAX_AGE[purpose])
+        except SignatureExpired:
+            raise TokenError(f"this {purpose} link has expired") from None
+        except BadSignature:
+            raise TokenError(f"this {purpose} link is not valid") from None
+        if not isinstance(data, dict) or not isinstance(data.get("s"), int):
+            raise TokenError(f"this {purpose} link is not valid")
+        return data["s"]
