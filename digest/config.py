@@ -88,6 +88,8 @@ class SiteSettings(_Section):
     timezone: str = "UTC"
     language: str = "en"
     templates: str | None = None
+    #: Where the archive, the feeds and previews are written.
+    out_dir: str = "site"
     feed_items: int = Field(50, ge=1, le=1000)
 
     @field_validator("base_url")
@@ -135,6 +137,8 @@ class SmtpSettings(_Section):
     rate: float = Field(0.0, ge=0)  # messages per second over all connections; 0: no cap
     timeout: float = Field(30.0, gt=0)
     helo: str | None = None
+    #: A CA bundle to trust for the server's certificate (default: the system's).
+    ca_file: str | None = None
 
 
 class DkimSettings(_Section):
@@ -310,7 +314,12 @@ def resolve_paths(settings: Settings, base: Path) -> Settings:
     return settings.model_copy(
         update={
             "store": settings.store.model_copy(update={"url": store_url}),
-            "site": settings.site.model_copy(update={"templates": fix(settings.site.templates)}),
+            "site": settings.site.model_copy(
+                update={
+                    "templates": fix(settings.site.templates),
+                    "out_dir": fix(settings.site.out_dir),
+                }
+            ),
             "sources": [s.model_copy(update={"path": fix(s.path)}) for s in settings.sources],
             "mail": settings.mail.model_copy(
                 update={

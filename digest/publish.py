@@ -72,6 +72,17 @@ def preview(
     return PreviewResult(composition, paths)
 
 
+def publish(settings: Settings, store: Store, now: datetime) -> Composition:
+    """Compose today's edition of every topic and rebuild the archive and the feeds."""
+    from digest.periods import current_period
+
+    period = current_period(now, "daily", settings.site.timezone)
+    composition = compose(settings, store, period, settings.topics, now)
+    save(store, composition)
+    build_site(settings, store, Path(settings.site.out_dir), now=now)
+    return composition
+
+
 def build_site(
     settings: Settings,
     store: Store,

@@ -72,8 +72,10 @@ class Subscriber:
 
 
 def normalize_email(value: str) -> str:
+    """The address as stored: validated, normalized, in lower case (one subscriber per
+    mailbox, however its owner capitalizes it)."""
     try:
-        return validate_email(value.strip(), check_deliverability=False).normalized
+        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
         raise InputError(f"invalid email address {value!r}: {exc}") from None
 

@@ -199,3 +199,81 @@ def fetched_store(settings: Settings, now: datetime = SAMPLE_NOW) -> Store:
     reports = fetch_sources(settings, store, now=lambda: now)
     assert not any(r.failed for r in reports), [r.summary() for r in reports]
     return store
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives.
+
+    ``answers`` maps a recipient to the reply its RCPT gets (e.g. "451 4.3.0 later",
+    "550 5.1.1 unknown"); ``drop_at`` drops the connection at the RCPT of that message
+    number (1-based); ``received`` fires each time a message is accepted.
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], bytes]] = []
+        self.answers: dict[str, str] = {}
+        self.drop_at: set[int] = set()
+        self.rcpt_count = 0
+        self.lock = threading.Lock()
+        self.received = threading.Condition(self.lock)
+        #: An async callable awaited before each message is accepted (latency, pauses).
+        self.data_hook: Callable[[int], Any] | None = None
+
+    async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: N802
+        with self.lock:
+            self.rcpt_count += 1
+            count = self.rcpt_count
+        if count in self.drop_at:
+            server.transport.close()
+            return "421 4.4.2 dropped"
+        answer = self.answers.get(address)
+        if answer and not answer.startswith("2"):
+            return answer
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        if self.data_hook:
+            with self.lock:
+                number = len(self.messages) + 1
+            await self.data_hook(number)
+        with self.received:
+            self.messages.append(
+                (
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    envelope.original_content or envelope.content,
+                )
+            )
+            self.received.notify_all()
+        return "250 2.0.0 accepted"
+
+    def count(self, recipient: str) -> int:
+        with self.lock:
+            return sum(recipient in rcpts for _, rcpts, _ in self.messages)
+
+    def wait_for(self, total: int, timeout: float = 30.0) -> bool:
+        with self.received:
+            return self.received.wait_for(lambda: len(self.messages) >= total, timeout)
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[tuple[SmtpSink, int]]:
+    from aiosmtpd.controller import Controller
+
+    sink = SmtpSink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield sink, port
+    finally:
+        controller.stop()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

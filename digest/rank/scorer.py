@@ -55,6 +55,17 @@ class RankedPaper:
     reasons: tuple[str, ...]
     picked: bool = False
     why_not: str | None = None
+    #: For a near-duplicate: the id of the higher-ranked paper it repeats.
+    duplicate_of: str | None = None
+
+    @property
+    def eligible(self) -> bool:
+        """Relevant and allowed: picked, or left out only for the top N or as a twin."""
+        return (
+            self.why_not is None
+            or self.duplicate_of is not None
+            or (self.why_not.startswith("beyond the top"))
+        )
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -108,10 +119,13 @@ def rank_topic(
     missing_seeds: Sequence[str] = (),
     pins: Mapping[str, str] | None = None,
     candidate_ids: Sequence[str] | None = None,
+    pick_all: bool = False,
 ) -> TopicRanking:
     """Score ``corpus`` (or the ``candidate_ids`` of it) for ``topic`` and pick highlights.
 
-    ``pins`` maps paper ids to ``"pin"`` or ``"drop"``, the editor's marks.
+    ``pins`` maps paper ids to ``"pin"`` or ``"drop"``, the editor's marks. With
+    ``pick_all``, every relevant paper that is not a near-duplicate is picked (delivery
+    takes each subscriber's top N itself).
     """
     pins = pins or {}
     allowed = (
@@ -176,7 +190,8 @@ def rank_topic(
         scored.append(_Scored(index, score, relevance, tuple(reasons), why_excluded, pinned))
 
     scored.sort(key=lambda s: (-s.score, corpus.papers[s.index].id))
-    return _pick(topic, corpus, scored, settings, tuple(missing_seeds), len(allowed))
+    cap = None if pick_all else topic.max_items
+    return _pick(topic, corpus, scored, settings, tuple(missing_seeds), len(allowed), cap)
 
 
 def _pick(
@@ -186,6 +201,7 @@ def _pick(
     settings: RankSettings,
     missing_seeds: tuple[str, ...],
     candidates: int,
+    cap: int | None,
 ) -> TopicRanking:
     picked: list[tuple[int, Vector]] = []
     ranked: list[RankedPaper] = []
@@ -194,6 +210,7 @@ def _pick(
     for item in scored:
         paper = corpus.papers[item.index]
         why_not: str | None = None
+        twin: int | None = None
         if item.excluded:
             why_not = item.excluded
         elif item.relevance < floor and not item.pinned:
@@ -205,9 +222,11 @@ def _pick(
                 (other for other, v in picked if cosine(vector, v) >= settings.diversity_threshold),
                 None,
             )
-            if twin is not None and not item.pinned:
+            if twin is not None and item.pinned:
+                twin = None
+            if twin is not None:
                 why_not = f"near-duplicate of '{one_line(corpus.papers[twin].title, 60)}'"
-            elif len(picked) >= topic.max_items and not item.pinned:
+            elif cap is not None and len(picked) >= cap and not item.pinned:
                 why_not = f"beyond the top {topic.max_items}"
             else:
                 picked.append((item.index, vector))
@@ -219,6 +238,7 @@ def _pick(
                 item.reasons,
                 picked=why_not is None,
                 why_not=why_not,
+                duplicate_of=corpus.papers[twin].id if twin is not None else None,
             )
         )
     empty = None

@@ -240,4 +240,4 @@ def last_window_ends(conn: Connection) -> dict[int, datetime]:
         .where(deliveries.c.status.in_(OPEN_STATUSES))
         .group_by(deliveries.c.subscriber_id)
     )
-    return dict(conn.execute(query).tuples())
+    return {sid: end for sid, end in conn.execute(query)}

@@ -1,0 +1,140 @@
+"""Who is due an edition now.
+
+A subscriber's edition for a period is due once their local send hour has come in their
+own time zone: on the period's day for daily editions, on their weekday of the period's
+week for weekly ones. Comparing instants, not wall-clock hours, makes daylight-saving days
+safe: an hour that does not exist that day is reached when the clocks jump past it, and
+an hour that happens twice counts once. The ledger row for (subscriber, period) decides
+the rest: sent, given up and bounced editions are done; a ``retry`` is due again at its
+time; a ``pending`` claim whose sender is gone is sent again.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from digest.config import Settings
+from digest.periods import Period, current_period, parse_period
+from digest.store import Delivery, Store
+from digest.subscribers import Subscriber
+
+#: The longest gap one edition covers after a long pause.
+MAX_WINDOW = timedelta(days=31)
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    subscriber: Subscriber
+    period: Period
+    window_start: datetime
+    existing: Delivery | None = None
+
+
+@dataclass(slots=True)
+class Plan:
+    due: list[Due] = field(default_factory=list)
+    skipped: list[tuple[Subscriber, str]] = field(default_factory=list)
+    not_due: int = 0
+    done: int = 0
+
+
+def send_moment(subscriber: Subscriber, period: Period) -> datetime:
+    day = period.first_day
+    if subscriber.frequency == "weekly":
+        day += timedelta(days=subscriber.weekday or 0)
+    return datetime.combine(day, time(subscriber.hour), ZoneInfo(subscriber.timezone))
+
+
+def subscriber_period(
+    subscriber: Subscriber, now: datetime, key: str | None = None
+) -> Period | None:
+    """The period of ``key`` in the subscriber's zone (None if of the other frequency)."""
+    if key is None:
+        return current_period(now, subscriber.frequency, subscriber.timezone)
+    period = parse_period(key, subscriber.timezone)
+    return period if period.kind == subscriber.frequency else None
+
+
+def claimant() -> str:
+    """Who claims editions in this process: host, process id, start time."""
+    return f"{socket.gethostname()}:{os.getpid()}:{int(_STARTED)}"
+
+
+_STARTED = datetime.now().timestamp()
+
+
+def claim_abandoned(delivery: Delivery, now: datetime, timeout: float) -> bool:
+    """Whether a ``pending`` claim's sender is gone (dead here, or silent too long)."""
+    if delivery.claimed_at is None or now - delivery.claimed_at > timedelta(seconds=timeout):
+        return True
+    host, _, rest = (delivery.claimed_by or "").partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    if delivery.claimed_by == claimant():
+        return True  # an earlier attempt of this very run
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def plan(
+    settings: Settings,
+    store: Store,
+    now: datetime,
+    *,
+    period_key: str | None = None,
+    subscribers: Sequence[Subscriber] | None = None,
+) -> Plan:
+    result = Plan()
+    active = list(subscribers) if subscribers is not None else store.subscribers("active")
+    periods = {}
+    for sub in active:
+        period = subscriber_period(sub, now, period_key)
+        if period is not None:
+            periods[sub.id] = period
+    rows = store.delivery_rows([p.key for p in periods.values()])
+    last_end = store.last_window_ends()
+    for sub in active:
+        period = periods.get(sub.id)
+        if period is None:
+            continue
+        if now < send_moment(sub, period):
+            result.not_due += 1
+            continue
+        row = rows.get((sub.id, period.key))
+        if row is None:
+            start = last_end.get(sub.id) or period.start
+            result.due.append(Due(sub, period, max(start, now - MAX_WINDOW)))
+        elif row.status == "sent":
+            result.done += 1
+        elif row.status in ("failed", "bounced"):
+            result.skipped.append(
+                (sub, f"{row.status} after {row.attempts} attempts: {row.last_error}")
+            )
+        elif row.status == "retry":
+            if row.next_attempt_at is None or row.next_attempt_at <= now:
+                result.due.append(Due(sub, period, row.window_start, row))
+            else:
+                result.skipped.append(
+                    (
+                        sub,
+                        f"next retry at {row.next_attempt_at:%H:%M} UTC "
+                        f"(last error: {row.last_error})",
+                    )
+                )
+        elif row.status == "pending":
+            if claim_abandoned(row, now, settings.mail.claim_timeout):
+                result.due.append(Due(sub, period, row.window_start, row))
+            else:
+                result.skipped.append((sub, f"being sent by {row.claimed_by}"))
+    return result

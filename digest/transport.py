@@ -1,0 +1,228 @@
+"""Transports hand finished messages over: to an outbox folder (the default, so nothing
+is sent by accident) or to an SMTP server.
+
+A transport opens *connections*; each sender thread uses its own. An SMTP connection is
+opened on first use, reused for every message after, re-opened once if the server drops
+it, and always closed. Answers are sorted for the ledger: 2xx ``sent``, 4xx and dropped
+links ``retry``, 5xx for the recipient ``bounced``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import smtplib
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from digest.config import Settings, SmtpSettings
+from digest.errors import ConfigError, DigestError
+from digest.files import write_atomic
+from digest.message import Outgoing
+from digest.text import one_line
+
+
+class TransportUnavailable(DigestError):
+    """The transport cannot take any message now (server down, login refused)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    status: str  # "sent", "retry" or "bounced"
+    code: int | None = None
+    detail: str | None = None
+
+
+class Connection(Protocol):
+    def send(self, message: Outgoing) -> Result: ...
+
+    def close(self) -> None: ...
+
+
+class Transport(Protocol):
+    name: str
+
+    def connect(self) -> Connection: ...
+
+
+def classify(code: int, text: bytes | str) -> Result:
+    detail = one_line(text.decode("utf-8", "replace") if isinstance(text, bytes) else text, 200)
+    if 200 <= code < 300:
+        return Result("sent", code)
+    if 400 <= code < 500:
+        return Result("retry", code, f"{code} {detail}")
+    return Result("bounced", code, f"{code} {detail}")
+
+
+class OutboxTransport:
+    """One ``.eml`` file per message in a folder, written atomically."""
+
+    name = "outbox"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def connect(self) -> Connection:
+        return _OutboxConnection(self.directory)
+
+
+class _OutboxConnection:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def send(self, message: Outgoing) -> Result:
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", message.message_id.strip("<>"))
+        write_atomic(self.directory / f"{name}.eml", message.data)
+        return Result("sent", 250)
+
+    def close(self) -> None:
+        pass
+
+
+class RateLimiter:
+    """At most ``rate`` acquisitions per second over all threads (0: no limit)."""
+
+    def __init__(
+        self,
+        rate: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.clock = clock
+        self.sleep = sleep
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = self.clock()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        if start > now:
+            self.sleep(start - now)
+
+
+class SmtpTransport:
+    name = "smtp"
+
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        password: str | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        self.settings = settings
+        self.password = password
+        self.limiter = limiter or RateLimiter(settings.rate)
+
+    def connect(self) -> Connection:
+        return _SmtpConnection(self)
+
+
+class _SmtpConnection:
+    def __init__(self, transport: SmtpTransport) -> None:
+        self.transport = transport
+        self.settings = transport.settings
+        self.smtp: smtplib.SMTP | None = None
+
+    def _open(self) -> smtplib.SMTP:
+        s = self.settings
+        where = f"{s.host}:{s.port}"
+        context = ssl.create_default_context(cafile=s.ca_file)
+        try:
+            if s.security == "tls":
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    s.host, s.port, local_hostname=s.helo, timeout=s.timeout, context=context
+                )
+            else:
+                smtp = smtplib.SMTP(s.host, s.port, local_hostname=s.helo, timeout=s.timeout)
+            try:
+                smtp.ehlo()
+                if s.security == "starttls":
+                    if not smtp.has_extn("starttls"):
+                        raise TransportUnavailable(
+                            f"SMTP server {where} does not offer STARTTLS; set "
+                            '[mail.smtp] security = "tls" (port 465) or "none"'
+                        )
+                    smtp.starttls(context=context)
+                    smtp.ehlo()
+                if s.username:
+                    smtp.login(s.username, self.transport.password or "")
+            except BaseException:
+                smtp.close()
+                raise
+        except smtplib.SMTPAuthenticationError as exc:
+            raise TransportUnavailable(
+                f"SMTP login to {where} refused ({exc.smtp_code}); check [mail.smtp] username "
+                f"and the password in ${s.password_env}"
+            ) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TransportUnavailable(
+                f"cannot connect to SMTP server {where}: {one_line(str(exc), 160) or exc!r}"
+            ) from exc
+        return smtp
+
+    def send(self, message: Outgoing) -> Result:
+        self.transport.limiter.acquire()
+        for attempt in range(2):
+            if self.smtp is None:
+                self.smtp = self._open()
+            try:
+                refused = self.smtp.sendmail(message.sender, [message.recipient], message.data)
+            except smtplib.SMTPRecipientsRefused as exc:
+                code, text = exc.recipients.get(message.recipient, (550, b"refused"))
+                return classify(code, text)
+            except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
+                result = classify(exc.smtp_code, exc.smtp_error)
+                if isinstance(exc, smtplib.SMTPSenderRefused) and result.status == "bounced":
+                    return Result("retry", exc.smtp_code, f"sender refused: {result.detail}")
+                return result
+            except (
+                TimeoutError,
+                smtplib.SMTPServerDisconnected,
+                smtplib.SMTPResponseException,
+                OSError,
+            ) as exc:
+                self.close()
+                if attempt == 0:
+                    continue  # the server dropped a reused connection: one fresh try
+                code = getattr(exc, "smtp_code", None)
+                return Result("retry", code, f"connection dropped: {one_line(str(exc), 160)}")
+            if refused:
+                code, text = refused.get(message.recipient, (550, b"refused"))
+                return classify(code, text)
+            return Result("sent", 250)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        if self.smtp is None:
+            return
+        smtp, self.smtp = self.smtp, None
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+        finally:
+            smtp.close()
+
+
+def transport_for(settings: Settings, environ: dict[str, str] | None = None) -> Transport:
+    mail = settings.mail
+    if mail.transport == "outbox":
+        return OutboxTransport(Path(mail.outbox_dir))
+    env = os.environ if environ is None else environ
+    password = env.get(mail.smtp.password_env)
+    if mail.smtp.username and not password:
+        raise ConfigError(
+            f"mail.smtp.username is set but ${mail.smtp.password_env} is empty: "
+            "put the SMTP password in that environment variable"
+        )
+    return SmtpTransport(mail.smtp, password)
