@@ -27,7 +27,7 @@ PERSONAL = ("subject", "preheader", "heading", "summary", "counts")
 
 
 def token(name: str) -> str:
-    return f"PDTOK{name.upper()}0d1f"
+    return f"PDTOK{name.upper()}0d1f"  # starts with TOKEN_PREFIX
 
 
 MORE_TOKEN = token("more")
@@ -154,36 +154,51 @@ class EmailKit:
         from digest.render import RenderedEmail
 
         lines = personal_lines(self.renderer.settings.site.title, edition)
-        html_body = self._join(self._html, edition, str)
-        text_body = self._join(self._text, edition, lambda i: f"{i}.".ljust(3))
-        for name in PERSONAL:
-            value = getattr(lines, name)
-            html_body = html_body.replace(token(name), text_escape(value))
-            wrapped = (
-                self.renderer.env.filters["wrap"](value)
-                if name in ("heading", "summary", "counts")
-                else value
-            )
-            text_body = text_body.replace(token(name), wrapped)
+        wrap = self.renderer.env.filters["wrap"]
+        html_values = {token(n): text_escape(getattr(lines, n)) for n in PERSONAL}
+        text_values = {
+            token(n): wrap(getattr(lines, n)) if n in WRAPPED else getattr(lines, n)
+            for n in PERSONAL
+        }
+        html_body = self._join(self._html, edition, None, html_values)
+        text_body = self._join(self._text, edition, _number, text_values)
         return RenderedEmail(lines.subject, lines.preheader, html_body, text_body)
 
-    def _join(self, parts: _Parts, edition: Edition, numbered: Callable[[int], str]) -> str:
-        out = [parts.head]
+    def _join(
+        self,
+        parts: _Parts,
+        edition: Edition,
+        numbered: Callable[[int], str] | None,
+        values: dict[str, str],
+    ) -> str:
+        out = [_fill(parts.head, values)]
         for section in edition.sections:
             index = self._section_index[section.topic.slug]
             section_head, cards, more, tail = parts.sections[index]
             out.append(section_head)
             for position, highlight in enumerate(section.highlights, start=1):
                 card = cards[self._card_index[index][highlight.paper.id]]
-                out.append(card.replace(NUMBER_TOKEN, numbered(position)))
+                out.append(card.replace(NUMBER_TOKEN, numbered(position)) if numbered else card)
             if section.more_relevant:
                 out.append(more.replace(MORE_TOKEN, str(section.more_relevant)))
             out.append(tail)
-        out.append(parts.foot)
-        return "".join(out)
+        out.append(_fill(parts.foot, values))
+        joined = "".join(out)
+        # personal lines belong in the head and the foot; a template that put one
+        # elsewhere still gets it filled in
+        return _fill(joined, values) if TOKEN_PREFIX in joined else joined
 
 
-def strip_marks(document: str, mark: str) -> str:
-    for name in ("sections", "sections_end", "section", "card", "cards_end", "more", "more_end"):
-        document = document.replace(mark.format(name), "")
-    return document
+WRAPPED = ("heading", "summary", "counts")
+TOKEN_PREFIX = "PDTOK"
+
+
+def _fill(text: str, values: dict[str, str]) -> str:
+    for name, value in values.items():
+        if name in text:
+            text = text.replace(name, value)
+    return text
+
+
+def _number(index: int) -> str:
+    return f"{index}.".ljust(3)

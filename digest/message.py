@@ -1,7 +1,9 @@
-"""MIME messages for editions, built as bytes (about 50 µs each, against about 3.5 ms
+"""MIME messages for editions, built as bytes (about 0.1 ms each, against about 3.5 ms
 for ``EmailMessage``): multipart/alternative with the text part first and the HTML part
-last (RFC 2046: the last part is the preferred one), both quoted-printable, so any relay
-passes them unchanged and DKIM signatures survive. Headers carry what list mail needs:
+last (RFC 2046: the last part is the preferred one). Both are 7-bit clean, so any relay
+passes them unchanged and DKIM signatures survive: the text quoted-printable (readable
+as it is), the HTML base64 (its inline styles are full of "=", which quoted-printable
+would triple). Headers carry what list mail needs:
 Message-ID, Date, List-Id, List-Unsubscribe (https and mailto) and
 List-Unsubscribe-Post for one-click unsubscribe (RFC 8058). Every header value is
 flattened to one line first, so nothing from a paper can start a header of its own.
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
+from functools import lru_cache
 from pathlib import Path
 
 from digest.config import Settings
@@ -51,6 +54,7 @@ def list_id(settings: Settings, slug: str) -> str:
     return f"{name} <{slug.replace('+', '.')}.{settings.site_host}>"
 
 
+@lru_cache(maxsize=4096)
 def header(name: str, value: str) -> bytes:
     """One header, folded, encoded (RFC 2047) when it is not ASCII."""
     value = one_line(value)
@@ -62,10 +66,22 @@ def header(name: str, value: str) -> bytes:
 
 
 def address_header(name: str, value: str) -> bytes:
+    if (
+        value.isascii()
+        and "<" not in value
+        and "@" in value
+        and not any(c in value for c in ' \r\n\t,;"()')
+    ):
+        return f"{name}: {value}".encode("ascii") + CRLF  # a plain, validated address
     display, address = parseaddr(one_line(value))
     if not address:
         raise ConfigError(f"{value!r} is not an email address")
     return f"{name}: {formataddr((display, address), charset='utf-8')}".encode() + CRLF
+
+
+def base64_lines(text: str) -> bytes:
+    encoded = binascii.b2a_base64(text.encode("utf-8"), newline=False)
+    return CRLF.join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
 
 
 def qp(text: str) -> bytes:
@@ -124,15 +140,16 @@ class MessageBuilder:
             CRLF,
             f"--{boundary}".encode() + CRLF,
             b'Content-Type: text/html; charset="utf-8"' + CRLF,
-            b"Content-Transfer-Encoding: quoted-printable" + CRLF + CRLF,
-            qp(html),
+            b"Content-Transfer-Encoding: base64" + CRLF + CRLF,
+            base64_lines(html),
             CRLF,
             f"--{boundary}--".encode() + CRLF,
         ]
         data = b"".join(parts)
         if self._dkim is not None:
             data = self._dkim(data) + data
-        return Outgoing(parseaddr(to)[1] or to, self.envelope_sender, data, full_id)
+        recipient = to if "<" not in to else (parseaddr(to)[1] or to)
+        return Outgoing(recipient, self.envelope_sender, data, full_id)
 
 
 def _load_dkim(settings: Settings):  # type: ignore[no-untyped-def]

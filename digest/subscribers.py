@@ -71,6 +71,20 @@ class Subscriber:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """What delivery needs of an active subscriber (loaded by the hundred thousand)."""
+
+    id: int
+    email: str
+    topics: tuple[str, ...]
+    frequency: str
+    weekday: int | None
+    timezone: str
+    hour: int
+    max_papers: int | None
+
+
 def normalize_email(value: str) -> str:
     """The address as stored: validated, normalized, in lower case (one subscriber per
     mailbox, however its owner capitalizes it)."""

@@ -30,6 +30,7 @@ class Tokens:
         if len(secret) < 16:
             raise ConfigError(f"{SECRET_ENV} is too short: use at least 16 random characters")
         self._secret = secret
+        self._serializers: dict[str, URLSafeTimedSerializer] = {}
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Tokens:
@@ -42,7 +43,11 @@ class Tokens:
         return cls(secret)
 
     def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
-        return URLSafeTimedSerializer(self._secret, salt=f"paper-digest:{purpose}")
+        found = self._serializers.get(purpose)
+        if found is None:
+            found = URLSafeTimedSerializer(self._secret, salt=f"paper-digest:{purpose}")
+            self._serializers[purpose] = found
+        return found
 
     def make(self, purpose: str, subscriber_id: int) -> str:
         if purpose not in MAX_AGE:

@@ -224,3 +224,42 @@ def test_an_older_schema_is_migrated_without_losing_papers(tmp_path):
     with Store.open(url) as store:
         assert store.paper("arxiv:2401.00006").title == "From before"
         assert store.editions() == []
+
+
+def test_the_ledgers_fast_path_writes_what_the_general_path_writes(store):
+    from digest.store import Delivery, Outcome
+    from digest.subscribers import Subscription
+
+    ids = [
+        store.add_subscriber(Subscription(f"r{i}@example.org", ("rl",)), status="active", now=T0)[
+            0
+        ].id
+        for i in range(2)
+    ]
+    rows = [
+        Delivery(
+            i,
+            "2026-11-27",
+            "pending",
+            0,
+            None,
+            f"m{i}",
+            (("rl", "arxiv:1"),),
+            T0,
+            T0 + timedelta(hours=1),
+            "me",
+            T0 + timedelta(seconds=1.5),
+        )
+        for i in ids
+    ]
+    assert store.claim_delivery(rows[0])  # the general path
+    writer = store.ledger_writer()
+    assert writer.step(claim=rows[1])  # the fast path
+    assert not writer.step(claim=rows[1])  # taken already
+    done = T0 + timedelta(minutes=2, microseconds=7)
+    store.finish_delivery(ids[0], "2026-11-27", status="sent", now=done)
+    writer.step(Outcome(ids[1], "2026-11-27", "sent", done))
+    writer.close()
+    first, second = store.deliveries()
+    assert second == replace(first, subscriber_id=ids[1], message_id=f"m{ids[1]}")
+    assert first.sent_at == done and first.papers == (["rl", "arxiv:1"],)

@@ -26,11 +26,11 @@ from datetime import datetime, timedelta
 from digest.compose import Edition
 from digest.config import Settings
 from digest.deliver.editions import SharedRankings, personal_edition, stored_edition, superset_of
-from digest.deliver.plan import Due, claimant, plan
+from digest.deliver.plan import Due, Plan, claimant, plan
 from digest.emailkit import EmailKit
 from digest.message import MessageBuilder, Outgoing
 from digest.render import HTML_LIMIT, RenderedEmail, Renderer
-from digest.store import Delivery, Store
+from digest.store import Delivery, LedgerWriter, Outcome, Store
 from digest.tokens import Tokens
 from digest.transport import Connection, Result, Transport, TransportUnavailable, transport_for
 
@@ -70,45 +70,44 @@ class SendReport:
 
 
 @dataclass(slots=True)
-class _Job:
+class Job:
     due: Due
     edition: Edition
     papers: list[list[str]]
 
 
-def send_due(
+@dataclass(slots=True)
+class Prepared:
+    """A run's plan turned into jobs: each due subscriber's edition, composed."""
+
+    report: SendReport
+    jobs: list[Job]
+
+
+def prepare(
     settings: Settings,
     store: Store,
     *,
     now: datetime,
     period_key: str | None = None,
-    dry_run: bool = False,
     limit: int | None = None,
-    transport: Transport | None = None,
-    tokens: Tokens | None = None,
-    on_progress: Callable[[int], None] | None = None,
-    stop: threading.Event | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> SendReport:
-    """Send every edition that is due at ``now`` (or for the period ``period_key``)."""
+    schedule: Plan | None = None,
+) -> Prepared:
+    """Plan the run (unless ``schedule`` is that plan) and compose every due edition:
+    each topic ranked once per window, every subscriber's choice made from those."""
     report = SendReport()
-    schedule = plan(settings, store, now, period_key=period_key)
+    schedule = schedule or plan(settings, store, now, period_key=period_key)
     report.not_due, report.done_before = schedule.not_due, schedule.done
     report.skipped += [(s.email, reason) for s, reason in schedule.skipped]
     if not schedule.due:
-        return report
-    if not dry_run:
-        tokens = tokens or Tokens.from_environment()
-        transport = transport or transport_for(settings)
-    shared = SharedRankings(
-        settings,
-        store,
-        {t for d in schedule.due for t in d.subscriber.topics},
-        min(d.window_start for d in schedule.due),
-        now,
-        now,
-    )
-    jobs: list[_Job] = []
+        return Prepared(report, [])
+    needs = {
+        (d.existing.window_start if d.existing else d.window_start, t)
+        for d in schedule.due
+        for t in d.subscriber.topics
+    }
+    shared = SharedRankings(settings, store, needs, now, now)
+    jobs: list[Job] = []
     for due in schedule.due:
         sub = due.subscriber
         if due.existing is not None:
@@ -135,24 +134,46 @@ def send_due(
             report.skipped.append((sub.email, _empty_reason(sub.topics, due.window_start)))
             continue
         papers = [[s.topic.slug, h.paper.id] for s in edition.sections for h in s.highlights]
-        jobs.append(_Job(due, edition, papers))
-    if limit is not None:
-        jobs = jobs[:limit]
+        jobs.append(Job(due, edition, papers))
+    return Prepared(report, jobs[:limit] if limit is not None else jobs)
+
+
+def send_due(
+    settings: Settings,
+    store: Store,
+    *,
+    now: datetime,
+    period_key: str | None = None,
+    dry_run: bool = False,
+    limit: int | None = None,
+    transport: Transport | None = None,
+    tokens: Tokens | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    stop: threading.Event | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SendReport:
+    """Send every edition that is due at ``now`` (or for the period ``period_key``)."""
+    prepared = prepare(settings, store, now=now, period_key=period_key, limit=limit)
+    report = prepared.report
     if dry_run:
-        report.planned = [(j.due.subscriber.email, j.due.period.key, len(j.papers)) for j in jobs]
+        report.planned = [
+            (j.due.subscriber.email, j.due.period.key, len(j.papers)) for j in prepared.jobs
+        ]
         return report
-    assert transport is not None and tokens is not None
-    _Dispatch(
+    if not prepared.jobs:
+        return report
+    dispatcher = Dispatcher(
         settings,
         store,
-        transport,
-        tokens,
+        transport or transport_for(settings),
+        tokens or Tokens.from_environment(),
         report,
         now,
         on_progress,
         stop or threading.Event(),
         sleep,
-    ).run(jobs)
+    )
+    dispatcher.run(prepared.jobs)
     return report
 
 
@@ -162,7 +183,7 @@ def _empty_reason(topics: tuple[str, ...], since: datetime) -> str:
     )
 
 
-class _Dispatch:
+class Dispatcher:
     """Worker threads, one transport connection each, sharing the job queue."""
 
     def __init__(
@@ -197,14 +218,18 @@ class _Dispatch:
         """The run's time: its start as given, moved on by the time spent since."""
         return self.now + timedelta(seconds=time.monotonic() - self._started)
 
-    def run(self, jobs: list[_Job]) -> None:
+    def prepare_kits(self, jobs: list[Job]) -> None:
+        """Render each period's shared email parts once."""
         by_period: dict[str, list[Edition]] = {}
         for job in jobs:
             by_period.setdefault(job.due.period.key, []).append(job.edition)
         for key, editions in by_period.items():
-            superset = superset_of(e for e in editions if e.sections)
+            superset = superset_of((e for e in editions if e.sections), self.now)
             self.kits[key] = self.renderer.kit(superset) if superset else None
-        work: queue.Queue[_Job] = queue.Queue()
+
+    def run(self, jobs: list[Job]) -> None:
+        self.prepare_kits(jobs)
+        work: queue.Queue[Job] = queue.Queue()
         for job in jobs:
             work.put(job)
         workers = 1 if self.transport.name == "outbox" else self.settings.mail.smtp.connections
@@ -217,52 +242,60 @@ class _Dispatch:
         for thread in threads:
             thread.join()
 
-    def _work(self, work: queue.Queue[_Job]) -> None:
+    def _work(self, work: queue.Queue[Job]) -> None:
         connection = self.transport.connect()
+        writer = self.store.ledger_writer()
+        outcome: Outcome | None = None  # of the last message, written with the next claim
         try:
             while not self.stop.is_set():
                 try:
                     job = work.get_nowait()
                 except queue.Empty:
-                    return
-                self._deliver(job, connection)
+                    break
+                message_id = self._claim(writer, job, outcome)
+                outcome = None
+                if message_id is None:
+                    self._skip(job.due.subscriber.email, "claimed by another run")
+                    continue
+                result = self._send(connection, self.message(job, message_id))
+                outcome = self._outcome(job, result)
                 if self.on_progress:
                     self.on_progress(1)
         finally:
+            if outcome is not None:
+                writer.step(outcome)
+            writer.close()
             connection.close()
 
-    def _deliver(self, job: _Job, connection: Connection) -> None:
-        sub = job.due.subscriber
-        now = self.clock()
+    def _claim(self, writer: LedgerWriter, job: Job, outcome: Outcome | None) -> str | None:
+        """Claim the edition right before its message is handed over; its Message-ID if
+        this run owns it now, None if another run got there first."""
         existing = job.due.existing
-        if existing is None:
-            message_id = f"{job.due.period.key}.{sub.id}.{secrets.token_hex(6)}"
-            owned = self.store.claim_delivery(
-                Delivery(
-                    subscriber_id=sub.id,
-                    period=job.due.period.key,
-                    status="pending",
-                    attempts=0,
-                    last_error=None,
-                    message_id=message_id,
-                    papers=tuple(tuple(p) for p in job.papers),  # type: ignore[arg-type]
-                    window_start=job.due.window_start,
-                    window_end=self.now,
-                    claimed_by=self.me,
-                    claimed_at=now,
-                )
-            )
-        else:
-            message_id = existing.message_id
-            owned = self.store.reclaim_delivery(existing, self.me, now)
-        if not owned:
-            self._skip(sub.email, "claimed by another run")
-            return
-        message = self._message(job, message_id)
-        result = self._send(connection, message)
-        self._record(job, result, existing.attempts if existing else 0)
+        if existing is not None:
+            owned = writer.step(outcome, reclaim=(existing, self.me, self.clock()))
+            return existing.message_id if owned else None
+        sub, period = job.due.subscriber, job.due.period
+        message_id = f"{period.key}.{sub.id}.{secrets.token_hex(6)}"
+        owned = writer.step(
+            outcome,
+            claim=Delivery(
+                subscriber_id=sub.id,
+                period=period.key,
+                status="pending",
+                attempts=0,
+                last_error=None,
+                message_id=message_id,
+                papers=tuple(tuple(p) for p in job.papers),  # type: ignore[misc]
+                window_start=job.due.window_start,
+                window_end=self.now,
+                claimed_by=self.me,
+                claimed_at=self.clock(),
+            ),
+        )
+        return message_id if owned else None
 
-    def _message(self, job: _Job, message_id: str) -> Outgoing:
+    def message(self, job: Job, message_id: str) -> Outgoing:
+        """The finished message for one job: parts joined, links signed, MIME built."""
         sub = job.due.subscriber
         rendered = self._render(job)
         base = self.settings.site.base_url
@@ -283,7 +316,7 @@ class _Dispatch:
             f"?subject=unsubscribe%20{unsubscribe_token}",
         )
 
-    def _render(self, job: _Job) -> RenderedEmail:
+    def _render(self, job: Job) -> RenderedEmail:
         kit = self.kits.get(job.due.period.key)
         if kit is not None and job.edition.sections and kit.covers(job.edition):
             rendered = kit.assemble(job.edition)
@@ -305,41 +338,30 @@ class _Dispatch:
                 return result
             self.sleep(delays.pop(0))
 
-    def _record(self, job: _Job, result: Result, attempts_before: int) -> None:
-        sub = job.due.subscriber
-        key = job.due.period.key
-        now = self.clock()
+    def _outcome(self, job: Job, result: Result) -> Outcome:
+        """Count the result, and what the ledger should say about it."""
+        sub, key, now = job.due.subscriber, job.due.period.key, self.clock()
         mail = self.settings.mail
         if result.status == "sent":
-            self.store.finish_delivery(sub.id, key, status="sent", now=now)
             with self.lock:
                 self.report.sent += 1
-        elif result.status == "bounced":
-            self.store.finish_delivery(sub.id, key, status="bounced", now=now, error=result.detail)
-            status = self.store.record_bounce(sub.id, mail.bounce_limit)
-            log.warning(
-                "%s bounced (%s)%s",
-                sub.email,
-                result.detail,
-                "; no longer mailed" if status == "bounced" else "",
-            )
+            return Outcome(sub.id, key, "sent", now)
+        if result.status == "bounced":
+            log.warning("%s bounced (%s)", sub.email, result.detail)
             with self.lock:
                 self.report.bounced += 1
-        else:
-            attempts = attempts_before + 1
-            if attempts >= mail.max_attempts:
-                self.store.finish_delivery(
-                    sub.id, key, status="failed", now=now, error=result.detail
-                )
-                with self.lock:
-                    self.report.failed += 1
-            else:
-                later = now + timedelta(seconds=mail.retry_after * 2 ** (attempts - 1))
-                self.store.finish_delivery(
-                    sub.id, key, status="retry", now=now, error=result.detail, next_attempt_at=later
-                )
-                with self.lock:
-                    self.report.retried += 1
+            return Outcome(
+                sub.id, key, "bounced", now, result.detail, bounce_limit=mail.bounce_limit
+            )
+        attempts = (job.due.existing.attempts if job.due.existing else 0) + 1
+        if attempts >= mail.max_attempts:
+            with self.lock:
+                self.report.failed += 1
+            return Outcome(sub.id, key, "failed", now, result.detail)
+        with self.lock:
+            self.report.retried += 1
+        later = now + timedelta(seconds=mail.retry_after * 2 ** (attempts - 1))
+        return Outcome(sub.id, key, "retry", now, result.detail, later)
 
     def _skip(self, email: str, reason: str) -> None:
         with self.lock:

@@ -10,6 +10,7 @@ That personal step is list filtering over precomputed entries, so it costs micro
 from __future__ import annotations
 
 import bisect
+import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,55 +30,144 @@ class Entry:
     reasons: tuple[str, ...]
     twin: str | None
     first_seen: datetime
+    highlight: Highlight
+
+
+#: How many papers each topic offers per window, in multiples of its ``max_items``:
+#: room for a subscriber's edition to skip what another of their topics holds already.
+DEPTH = 3
 
 
 class SharedRankings:
-    """Every needed topic ranked once over the papers first seen in ``[since, until)``."""
+    """Every needed topic ranked once per window start over the papers first seen then.
+
+    Subscribers whose previous edition ended at the same moment (nearly everybody in a
+    run: it was the previous run) share a window, so a run ranks each topic only a few
+    times, and a daily subscriber's window is never crowded out by a weekly one's.
+    """
 
     def __init__(
         self,
         settings: Settings,
         store: Store,
-        slugs: Iterable[str],
-        since: datetime,
+        needs: Iterable[tuple[datetime, str]],
         until: datetime,
         now: datetime,
     ) -> None:
         self.settings = settings
         self.topics = {t.slug: t for t in settings.topics}
-        papers = store.papers(since=since, until=until)
+        wanted: dict[datetime, set[str]] = {}
+        for since, slug in needs:
+            if slug in self.topics:
+                wanted.setdefault(since, set()).add(slug)
+        earliest = min(wanted, default=until)
+        papers = store.papers(since=earliest, until=until)
         self.first_seen = sorted(p.first_seen for p in papers)
         corpus = Corpus(papers)
-        self.entries: dict[str, list[Entry]] = {}
-        for slug in sorted(set(slugs)):
-            topic = self.topics.get(slug)
-            if topic is None:
-                continue
-            ranking = rank_topic(
-                topic, corpus, settings=settings.rank, now=now, pins=store.pins(slug), pick_all=True
-            )
-            self.entries[slug] = [
-                Entry(r.paper, r.score, r.reasons, r.duplicate_of, r.paper.first_seen)
-                for r in ranking.ranked
-                if r.picked or r.duplicate_of
-            ]
-        self._window_cache: dict[tuple[str, datetime], list[Entry]] = {}
+        pins = {slug: store.pins(slug) for slugs in wanted.values() for slug in slugs}
+        self.entries: dict[tuple[str, datetime], list[Entry]] = {}
+        for since in sorted(wanted):
+            ids = [p.id for p in papers if since <= p.first_seen < until]
+            for slug in sorted(wanted[since]):
+                topic = self.topics[slug]
+                ranking = rank_topic(
+                    topic,
+                    corpus,
+                    settings=settings.rank,
+                    now=now,
+                    pins=pins[slug],
+                    candidate_ids=ids,
+                    picks=DEPTH * topic.max_items,
+                    score_all=False,
+                )
+                self.entries[(slug, since)] = [
+                    Entry(
+                        r.paper,
+                        r.score,
+                        r.reasons,
+                        r.duplicate_of,
+                        r.paper.first_seen,
+                        Highlight(r.paper, r.score, r.reasons),
+                    )
+                    for r in ranking.ranked
+                    if r.picked or r.duplicate_of
+                ]
+        self._sections: dict[tuple[str, datetime, int], Section] = {}
+        self._tops: dict[tuple[str, datetime], _Top] = {}
+        self._arrived: dict[tuple[datetime, datetime], int] = {}
 
-    def arrived(self, since: datetime, until: datetime) -> int:
-        return bisect.bisect_left(self.first_seen, until) - bisect.bisect_left(
-            self.first_seen, since
-        )
-
-    def in_window(self, slug: str, since: datetime, until: datetime) -> list[Entry]:
-        key = (slug, since)
-        found = self._window_cache.get(key)
+    def top(self, topic: TopicSettings, since: datetime) -> _Top:
+        """What a subscriber of this topic alone gets from this window (computed once)."""
+        key = (topic.slug, since)
+        found = self._tops.get(key)
         if found is None:
-            found = [e for e in self.entries.get(slug, ()) if since <= e.first_seen < until]
-            self._window_cache[key] = found
+            entries = self.entries.get(key, [])
+            picks = _choose(entries, topic.max_items, set())
+            found = _Top(
+                picks,
+                frozenset(e.paper.id for e in picks),
+                [(-e.score, e.paper.id) for e in picks],
+                len(entries),
+            )
+            self._tops[key] = found
         return found
 
+    def top_section(self, topic: TopicSettings, since: datetime, count: int) -> Section:
+        """A section of the topic's first ``count`` picks (shared by many editions)."""
+        key = (topic.slug, since, count)
+        section = self._sections.get(key)
+        if section is None:
+            top = self.top(topic, since)
+            section = Section(
+                topic,
+                tuple(e.highlight for e in top.picks[:count]),
+                top.window,
+                max(0, top.window - count),
+            )
+            self._sections[key] = section
+        return section
+
+    def arrived(self, since: datetime, until: datetime) -> int:
+        key = (since, until)
+        count = self._arrived.get(key)
+        if count is None:
+            count = bisect.bisect_left(self.first_seen, until) - bisect.bisect_left(
+                self.first_seen, since
+            )
+            self._arrived[key] = count
+        return count
+
+    def in_window(self, slug: str, since: datetime, until: datetime) -> list[Entry]:
+        return self.entries.get((slug, since), [])
+
     def entry(self, slug: str, paper_id: str) -> Entry | None:
-        return next((e for e in self.entries.get(slug, ()) if e.paper.id == paper_id), None)
+        for (found, _), entries in self.entries.items():
+            if found == slug:
+                for entry in entries:
+                    if entry.paper.id == paper_id:
+                        return entry
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Top:
+    picks: list[Entry]
+    ids: frozenset[str]
+    order: list[tuple[float, str]]  # (-score, id): the by-paper path's order
+    window: int  # relevant papers of the topic in the window
+
+
+def _choose(entries: Sequence[Entry], limit: int, chosen: set[str]) -> list[Entry]:
+    """The first ``limit`` entries that are not already chosen, nor twins of one."""
+    picks: list[Entry] = []
+    for entry in entries:
+        if len(picks) >= limit:
+            break
+        if entry.paper.id in chosen or (entry.twin is not None and entry.twin in chosen):
+            continue
+        picks.append(entry)
+        chosen.add(entry.paper.id)
+    return picks
 
 
 def personal_edition(
@@ -89,40 +179,75 @@ def personal_edition(
     max_papers: int,
     now: datetime,
 ) -> Edition:
-    """The edition of one subscriber: their topics, their window, their maximum."""
+    """The edition of one subscriber: their topics, their window, their maximum.
+
+    When no paper belongs to two of their topics (the usual case), each section is a
+    prefix of what the topic alone offers, so the sections are shared objects and the
+    work is a few set and list operations; otherwise the choice is made paper by paper.
+    """
+    tops = [
+        (shared.topics[slug], shared.top(shared.topics[slug], since))
+        for slug in topics
+        if slug in shared.topics
+    ]
+    total = sum(len(top.picks) for _, top in tops)
+    disjoint = len(tops) < 2 or len(frozenset().union(*(top.ids for _, top in tops))) == total
+    if disjoint:
+        counts = (
+            [len(top.picks) for _, top in tops]
+            if total <= max_papers
+            else _best_prefixes([top.order for _, top in tops], max_papers)
+        )
+        sections = tuple(
+            shared.top_section(topic, since, count)
+            for (topic, _), count in zip(tops, counts, strict=True)
+            if count
+        )
+        return Edition(period, sections, shared.arrived(since, until), now)
+    return _edition_by_paper(shared, [t for t, _ in tops], period, since, until, max_papers, now)
+
+
+def _best_prefixes(orders: list[list[tuple[float, str]]], limit: int) -> list[int]:
+    """How many of each list (ascending keys) the ``limit`` smallest keys overall take."""
+    taken = [0] * len(orders)
+    for _ in range(limit):
+        best = -1
+        for i, column in enumerate(orders):
+            if taken[i] < len(column) and (
+                best < 0 or column[taken[i]] < orders[best][taken[best]]
+            ):
+                best = i
+        if best < 0:
+            break
+        taken[best] += 1
+    return taken
+
+
+def _edition_by_paper(
+    shared: SharedRankings,
+    topics: Sequence[TopicSettings],
+    period: Period,
+    since: datetime,
+    until: datetime,
+    max_papers: int,
+    now: datetime,
+) -> Edition:
     chosen: set[str] = set()
-    per_topic: list[tuple[TopicSettings, list[Entry], int]] = []
-    for slug in topics:
-        topic = shared.topics.get(slug)
-        if topic is None:
-            continue
-        entries = shared.in_window(slug, since, until)
-        picks: list[Entry] = []
-        for entry in entries:
-            if len(picks) >= topic.max_items:
-                break
-            if entry.paper.id in chosen or (entry.twin is not None and entry.twin in chosen):
-                continue
-            picks.append(entry)
-            chosen.add(entry.paper.id)
-        per_topic.append((topic, picks, len(entries)))
-    ranked = sorted(
-        ((e.score, e.paper.id, i) for i, (_, picks, _) in enumerate(per_topic) for e in picks),
-        key=lambda item: (-item[0], item[1]),
-    )
-    if len(ranked) > max_papers:
-        keep = {(i, pid) for _, pid, i in ranked[:max_papers]}
+    per_topic = []
+    for topic in topics:
+        entries = shared.in_window(topic.slug, since, until)
+        per_topic.append((topic, _choose(entries, topic.max_items, chosen), len(entries)))
+    if sum(len(picks) for _, picks, _ in per_topic) > max_papers:
+        best = heapq.nsmallest(
+            max_papers, ((-e.score, e.paper.id) for _, picks, _ in per_topic for e in picks)
+        )
+        keep = {paper_id for _, paper_id in best}
         per_topic = [
-            (topic, [e for e in picks if (i, e.paper.id) in keep], count)
-            for i, (topic, picks, count) in enumerate(per_topic)
+            (topic, [e for e in picks if e.paper.id in keep], count)
+            for topic, picks, count in per_topic
         ]
     sections = tuple(
-        Section(
-            topic,
-            tuple(Highlight(e.paper, e.score, e.reasons) for e in picks),
-            count,
-            max(0, count - len(picks)),
-        )
+        Section(topic, tuple(e.highlight for e in picks), count, max(0, count - len(picks)))
         for topic, picks, count in per_topic
         if picks
     )
@@ -155,7 +280,7 @@ def stored_edition(
     return Edition(period, sections, shared.arrived(since, until), now)
 
 
-def superset_of(editions: Iterable[Edition]) -> Edition | None:
+def superset_of(editions: Iterable[Edition], now: datetime) -> Edition | None:
     """One edition holding every section and paper of ``editions`` (for the email kit)."""
     sections: dict[str, tuple[TopicSettings, dict[str, Highlight]]] = {}
     period = None
@@ -171,4 +296,4 @@ def superset_of(editions: Iterable[Edition]) -> Edition | None:
         Section(topic, tuple(sorted(h.values(), key=lambda h: (-h.score, h.paper.id))), 0, 0)
         for topic, h in sections.values()
     )
-    return Edition(period, built, 0, datetime.now().astimezone())
+    return Edition(period, built, 0, now)

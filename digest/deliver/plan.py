@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from digest.config import Settings
 from digest.periods import Period, current_period, parse_period
 from digest.store import Delivery, Store
-from digest.subscribers import Subscriber
+from digest.subscribers import Recipient
 
 #: The longest gap one edition covers after a long pause.
 MAX_WINDOW = timedelta(days=31)
@@ -29,7 +29,7 @@ MAX_WINDOW = timedelta(days=31)
 
 @dataclass(frozen=True, slots=True)
 class Due:
-    subscriber: Subscriber
+    subscriber: Recipient
     period: Period
     window_start: datetime
     existing: Delivery | None = None
@@ -38,12 +38,12 @@ class Due:
 @dataclass(slots=True)
 class Plan:
     due: list[Due] = field(default_factory=list)
-    skipped: list[tuple[Subscriber, str]] = field(default_factory=list)
+    skipped: list[tuple[Recipient, str]] = field(default_factory=list)
     not_due: int = 0
     done: int = 0
 
 
-def send_moment(subscriber: Subscriber, period: Period) -> datetime:
+def send_moment(subscriber: Recipient, period: Period) -> datetime:
     day = period.first_day
     if subscriber.frequency == "weekly":
         day += timedelta(days=subscriber.weekday or 0)
@@ -51,7 +51,7 @@ def send_moment(subscriber: Subscriber, period: Period) -> datetime:
 
 
 def subscriber_period(
-    subscriber: Subscriber, now: datetime, key: str | None = None
+    subscriber: Recipient, now: datetime, key: str | None = None
 ) -> Period | None:
     """The period of ``key`` in the subscriber's zone (None if of the other frequency)."""
     if key is None:
@@ -93,22 +93,29 @@ def plan(
     now: datetime,
     *,
     period_key: str | None = None,
-    subscribers: Sequence[Subscriber] | None = None,
+    subscribers: Sequence[Recipient] | None = None,
 ) -> Plan:
     result = Plan()
-    active = list(subscribers) if subscribers is not None else store.subscribers("active")
-    periods = {}
+    active = list(subscribers) if subscribers is not None else store.recipients()
+    periods: dict[int, Period] = {}
+    moments: dict[int, datetime] = {}
+    timing: dict[tuple[str, str, int | None, int], tuple[Period | None, datetime | None]] = {}
     for sub in active:
-        period = subscriber_period(sub, now, period_key)
-        if period is not None:
-            periods[sub.id] = period
+        key = (sub.frequency, sub.timezone, sub.weekday, sub.hour)
+        found = timing.get(key)
+        if found is None:  # most subscribers share a schedule: work it out once for each
+            period = subscriber_period(sub, now, period_key)
+            found = (period, send_moment(sub, period) if period else None)
+            timing[key] = found
+        if found[0] is not None and found[1] is not None:
+            periods[sub.id], moments[sub.id] = found[0], found[1]
     rows = store.delivery_rows([p.key for p in periods.values()])
     last_end = store.last_window_ends()
     for sub in active:
         period = periods.get(sub.id)
         if period is None:
             continue
-        if now < send_moment(sub, period):
+        if now < moments[sub.id]:
             result.not_due += 1
             continue
         row = rows.get((sub.id, period.key))

@@ -52,12 +52,12 @@ def content_terms(tokens: Iterable[str]) -> list[str]:
     return [t for t in tokens if t not in STOPWORDS and not t.isdigit() and len(t) > 1]
 
 
-def _doc_index(docs: Sequence[list[str]]) -> dict[str, list[int]]:
-    """Token -> the documents holding it, in document order."""
-    index: dict[str, list[int]] = {}
+def _doc_index(docs: Sequence[list[str]]) -> dict[str, dict[int, int]]:
+    """Token -> {document: how often it holds the token}, in document order."""
+    index: dict[str, dict[int, int]] = {}
     for doc, tokens in enumerate(docs):
-        for token in set(tokens):
-            index.setdefault(token, []).append(doc)
+        for token, count in Counter(tokens).items():
+            index.setdefault(token, {})[doc] = count
     return index
 
 
@@ -90,6 +90,7 @@ class Corpus:
             self.df.update(set(doc_terms))
         self._idf = {t: self.idf(t) for t in self.df}
         self.vectors = [self._weigh(Counter(doc_terms)) for doc_terms in terms]
+        self.signatures = [_signature(v) for v in self.vectors]
         self.term_docs: dict[str, list[tuple[int, float]]] = {}
         for doc, vector in enumerate(self.vectors):
             for term, weight in vector.items():
@@ -120,6 +121,9 @@ class Corpus:
 
     def phrase_counts(self, phrase: Sequence[str], field: str) -> dict[int, int]:
         """How often the token sequence occurs in each document's title or abstract."""
+        if len(phrase) == 1:
+            index = self.title_index if field == "title" else self.abstract_index
+            return dict(index.get(phrase[0], {}))
         docs = self.words_present(phrase, field)
         texts = self.titles if field == "title" else self.abstracts
         counts = {doc: _occurrences(texts[doc], phrase) for doc in sorted(docs)}
@@ -135,6 +139,16 @@ class Corpus:
             if not docs:
                 return set()
         return docs or set()
+
+
+SIGNATURE_TERMS = 24
+
+
+def _signature(vector: Vector) -> Vector:
+    """A vector's strongest terms, renormalized: enough to tell near-copies apart, cheap."""
+    top = sorted(vector.items(), key=lambda item: (-item[1], item[0]))[:SIGNATURE_TERMS]
+    norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
+    return {t: w / norm for t, w in top}
 
 
 def cosine(a: Vector, b: Vector) -> float:

@@ -58,15 +58,6 @@ class RankedPaper:
     #: For a near-duplicate: the id of the higher-ranked paper it repeats.
     duplicate_of: str | None = None
 
-    @property
-    def eligible(self) -> bool:
-        """Relevant and allowed: picked, or left out only for the top N or as a twin."""
-        return (
-            self.why_not is None
-            or self.duplicate_of is not None
-            or (self.why_not.startswith("beyond the top"))
-        )
-
     def as_json(self) -> dict[str, object]:
         return {
             "id": self.paper.id,
@@ -119,13 +110,15 @@ def rank_topic(
     missing_seeds: Sequence[str] = (),
     pins: Mapping[str, str] | None = None,
     candidate_ids: Sequence[str] | None = None,
-    pick_all: bool = False,
+    picks: int | None = None,
+    score_all: bool = True,
 ) -> TopicRanking:
     """Score ``corpus`` (or the ``candidate_ids`` of it) for ``topic`` and pick highlights.
 
-    ``pins`` maps paper ids to ``"pin"`` or ``"drop"``, the editor's marks. With
-    ``pick_all``, every relevant paper that is not a near-duplicate is picked (delivery
-    takes each subscriber's top N itself).
+    ``pins`` maps paper ids to ``"pin"`` or ``"drop"``, the editor's marks. ``picks``
+    overrides how many are picked (delivery picks a few more than ``max_items`` and lets
+    each subscriber's edition choose); without ``score_all``, papers with no tie to the
+    topic at all are not listed.
     """
     pins = pins or {}
     allowed = (
@@ -140,8 +133,20 @@ def rank_topic(
     followed = {_name_key(a) for a in topic.authors}
     categories = set(topic.categories)
 
+    considered = allowed
+    if not score_all and not only_categories:
+        # only papers with some tie to the topic can be picked: skip scoring the rest
+        pinned = {
+            corpus.position[i] for i, mark in pins.items() if mark == "pin" and i in corpus.position
+        }
+        by_author = {
+            i
+            for i in allowed
+            if followed and any(_name_key(a) in followed for a in corpus.papers[i].authors)
+        }
+        considered = allowed & (set(text) | set(seed_scores) | pinned | by_author)
     scored: list[_Scored] = []
-    for index in sorted(allowed):
+    for index in sorted(considered):
         paper = corpus.papers[index]
         reasons: list[str] = []
         relevance = 0.0
@@ -190,7 +195,7 @@ def rank_topic(
         scored.append(_Scored(index, score, relevance, tuple(reasons), why_excluded, pinned))
 
     scored.sort(key=lambda s: (-s.score, corpus.papers[s.index].id))
-    cap = None if pick_all else topic.max_items
+    cap = picks if picks is not None else topic.max_items
     return _pick(topic, corpus, scored, settings, tuple(missing_seeds), len(allowed), cap)
 
 
@@ -201,7 +206,7 @@ def _pick(
     settings: RankSettings,
     missing_seeds: tuple[str, ...],
     candidates: int,
-    cap: int | None,
+    cap: int,
 ) -> TopicRanking:
     picked: list[tuple[int, Vector]] = []
     ranked: list[RankedPaper] = []
@@ -217,19 +222,24 @@ def _pick(
             why_not = f"below the relevance floor ({item.relevance:.2f} < {floor:g})"
         else:
             relevant += 1
-            vector = corpus.vectors[item.index]
-            twin = next(
-                (other for other, v in picked if cosine(vector, v) >= settings.diversity_threshold),
-                None,
-            )
-            if twin is not None and item.pinned:
-                twin = None
-            if twin is not None:
-                why_not = f"near-duplicate of '{one_line(corpus.papers[twin].title, 60)}'"
-            elif cap is not None and len(picked) >= cap and not item.pinned:
-                why_not = f"beyond the top {topic.max_items}"
+            vector = corpus.signatures[item.index]
+            if len(picked) >= cap and not item.pinned:
+                why_not = f"beyond the top {cap}"
             else:
-                picked.append((item.index, vector))
+                twin = next(
+                    (
+                        other
+                        for other, v in picked
+                        if cosine(vector, v) >= settings.diversity_threshold
+                    ),
+                    None,
+                )
+                if twin is not None and item.pinned:
+                    twin = None
+                if twin is not None:
+                    why_not = f"near-duplicate of '{one_line(corpus.papers[twin].title, 60)}'"
+                else:
+                    picked.append((item.index, vector))
         ranked.append(
             RankedPaper(
                 paper,

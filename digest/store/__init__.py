@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,14 +15,23 @@ from digest.models import Paper, StoredPaper
 from digest.store import editions as _editions
 from digest.store import papers as _papers
 from digest.store import subscribers as _subscribers
-from digest.store.database import create_engine, migrate, write_transaction
+from digest.store.database import create_engine, migrate, write_lock, write_transaction
 from digest.store.editions import EditionItem, EditionRecord
 from digest.store.papers import IngestCounts
 from digest.store.schema import paper_sources, papers, source_state
-from digest.store.subscribers import Delivery
-from digest.subscribers import Subscriber, Subscription
+from digest.store.subscribers import Delivery, Outcome
+from digest.subscribers import Recipient, Subscriber, Subscription
 
-__all__ = ["Delivery", "EditionItem", "EditionRecord", "IngestCounts", "SourceState", "Store"]
+__all__ = [
+    "LedgerWriter",
+    "Outcome",
+    "Delivery",
+    "EditionItem",
+    "EditionRecord",
+    "IngestCounts",
+    "SourceState",
+    "Store",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +48,64 @@ class SourceState:
     last_attempt: datetime | None = None
     last_success: datetime | None = None
     last_error: str | None = None
+
+
+class LedgerWriter:
+    """The ledger writes of one sender thread, on one connection it keeps.
+
+    Each ``step`` is one short transaction: the outcome of the message just sent and the
+    claim of the next one go in together, so the ledger costs one commit per message. On
+    SQLite the common step (an outcome and a fresh claim) runs as plain DB-API statements:
+    it happens once per message, so it is kept as cheap as it can be.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.fast = engine.dialect.name == "sqlite"
+        self.lock: Any = write_lock(engine) if self.fast else nullcontext()
+        self.conn = engine.connect().execution_options(begin_immediate=True)
+        self.cursor = self.conn.connection.dbapi_connection.cursor() if self.fast else None
+
+    def step(
+        self,
+        outcome: Outcome | None = None,
+        claim: Delivery | None = None,
+        reclaim: tuple[Delivery, str, datetime] | None = None,
+    ) -> bool:
+        rare = reclaim is not None or (outcome is not None and outcome.status == "bounced")
+        if self.fast and not rare:
+            return self._fast_step(outcome, claim)
+        with self.lock, self.conn.begin():
+            if outcome is not None:
+                _subscribers.settle(self.conn, outcome)
+            if claim is not None:
+                return _subscribers.claim(self.conn, claim)
+            if reclaim is not None:
+                return _subscribers.reclaim(self.conn, *reclaim)
+        return True
+
+    def _fast_step(self, outcome: Outcome | None, claim: Delivery | None) -> bool:
+        cursor = self.cursor
+        assert cursor is not None
+        with self.lock:
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                if outcome is not None:
+                    cursor.execute(_subscribers.FINISH_SQL, _subscribers.finish_params(outcome))
+                won = True
+                if claim is not None:
+                    cursor.execute(_subscribers.CLAIM_SQL, _subscribers.claim_params(claim))
+                    won = cursor.rowcount == 1
+                cursor.execute("COMMIT")
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+        return won
+
+    def close(self) -> None:
+        if self.cursor is not None:
+            self.cursor.close()
+        self.conn.close()
 
 
 class Store:
@@ -161,6 +229,10 @@ class Store:
         with write_transaction(self.engine) as conn:
             return _subscribers.upsert(conn, request, status=status, now=now)
 
+    def recipients(self) -> list[Recipient]:
+        with self.engine.connect() as conn:
+            return _subscribers.recipients(conn)
+
     def subscriber(self, email: str) -> Subscriber | None:
         with self.engine.connect() as conn:
             return _subscribers.find(conn, email)
@@ -197,6 +269,9 @@ class Store:
             return _subscribers.record_bounce(conn, subscriber_id, limit)
 
     # the delivery ledger
+
+    def ledger_writer(self) -> LedgerWriter:
+        return LedgerWriter(self.engine)
 
     def claim_delivery(self, delivery: Delivery) -> bool:
         with write_transaction(self.engine) as conn:

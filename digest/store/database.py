@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -93,10 +95,26 @@ def current_revision(engine: Engine) -> str | None:
         return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+
+
+def write_lock(engine: Engine) -> threading.Lock:
+    """The lock this process's writers to one SQLite database take turns on."""
+    return _WRITE_LOCKS.setdefault(engine, threading.Lock())
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that holds the write lock from its start (SQLite) or is a plain one."""
-    with engine.connect() as conn:
+    """A transaction that holds the write lock from its start (SQLite) or is a plain one.
+
+    SQLite has one writer at a time; threads of one process take turns on a lock here
+    instead of in SQLite's busy handler, which sleeps in steps of milliseconds.
+    """
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield conn
+        return
+    with write_lock(engine), engine.connect() as conn:
         conn = conn.execution_options(begin_immediate=True)
         with conn.begin():
             yield conn

@@ -9,17 +9,17 @@ attempts are used up, ``bounced`` when the server refused the address.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from digest.store.database import dialect_insert
-from digest.store.schema import deliveries, subscribers
-from digest.subscribers import Subscriber, Subscription
+from digest.store.schema import UTCDateTime, deliveries, subscribers
+from digest.subscribers import Recipient, Subscriber, Subscription
 
 OPEN_STATUSES = ("sent", "pending", "retry")
 
@@ -120,6 +120,19 @@ def list_all(
     return [_subscriber(r) for r in conn.execute(query).mappings()]
 
 
+def recipients(conn: Connection) -> list[Recipient]:
+    """Every active subscriber, as delivery needs them (no timestamps to decode)."""
+    c = subscribers.c
+    query = (
+        sa.select(c.id, c.email, c.topics, c.frequency, c.weekday, c.timezone, c.hour, c.max_papers)
+        .where(c.status == "active")
+        .order_by(c.id)
+    )
+    return [
+        Recipient(i, e, tuple(t), f, w, z, h, m) for i, e, t, f, w, z, h, m in conn.execute(query)
+    ]
+
+
 def remove(conn: Connection, email: str) -> bool:
     found = find(conn, email)
     if found is None:
@@ -161,13 +174,65 @@ def record_bounce(conn: Connection, subscriber_id: int, limit: int) -> str:
 # the ledger
 
 
+CLAIM_SQL = (
+    "INSERT INTO deliveries (subscriber_id, period, status, attempts, last_error, message_id, "
+    "papers, window_start, window_end, claimed_by, claimed_at) VALUES (:subscriber_id, "
+    ":period, 'pending', 0, NULL, :message_id, :papers, :window_start, :window_end, "
+    ":claimed_by, :claimed_at) ON CONFLICT (subscriber_id, period) DO NOTHING"
+)
+FINISH_SQL = (
+    "UPDATE deliveries SET status = :status, attempts = attempts + 1, last_error = :error, "
+    "next_attempt_at = :next_attempt_at, sent_at = COALESCE(:sent_at, sent_at) "
+    "WHERE subscriber_id = :subscriber_id AND period = :period"
+)
+_TIMES = ("window_start", "window_end", "claimed_at", "next_attempt_at", "sent_at")
+_CLAIM = sa.text(CLAIM_SQL).bindparams(
+    sa.bindparam("papers", type_=sa.JSON), *(sa.bindparam(n, type_=UTCDateTime) for n in _TIMES[:3])
+)
+_FINISH = sa.text(FINISH_SQL).bindparams(*(sa.bindparam(n, type_=UTCDateTime) for n in _TIMES[3:]))
+
+
+def claim_params(delivery: Delivery, raw: bool = True) -> dict[str, Any]:
+    """The claim's parameters; ``raw``: as SQLite stores them (for plain DB-API calls)."""
+    params: dict[str, Any] = {
+        "subscriber_id": delivery.subscriber_id,
+        "period": delivery.period,
+        "message_id": delivery.message_id,
+        "papers": [list(p) for p in delivery.papers],
+        "window_start": delivery.window_start,
+        "window_end": delivery.window_end,
+        "claimed_by": delivery.claimed_by,
+        "claimed_at": delivery.claimed_at,
+    }
+    return _sqlite_values(params) if raw else params
+
+
+def finish_params(outcome: Outcome, raw: bool = True) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "status": outcome.status,
+        "error": outcome.error,
+        "next_attempt_at": outcome.next_attempt_at,
+        "sent_at": outcome.now if outcome.status == "sent" else None,
+        "subscriber_id": outcome.subscriber_id,
+        "period": outcome.period,
+    }
+    return _sqlite_values(params) if raw else params
+
+
+def _sqlite_values(params: dict[str, Any]) -> dict[str, Any]:
+    """Values in the form SQLAlchemy writes them to SQLite (UTC text, JSON text)."""
+    for name in _TIMES:
+        value = params.get(name)
+        if value is not None:
+            params[name] = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if "papers" in params:
+        params["papers"] = json.dumps(params["papers"])
+    return params
+
+
 def claim(conn: Connection, delivery: Delivery) -> bool:
     """Insert the ledger row for a fresh edition; False if one exists (someone else has it)."""
-    values = {f: getattr(delivery, f) for f in Delivery.__slots__}
-    values["papers"] = list(delivery.papers)
-    stmt = dialect_insert(conn)(deliveries).values(**values)
-    stmt = stmt.on_conflict_do_nothing(index_elements=["subscriber_id", "period"])
-    return bool(conn.execute(stmt).rowcount)
+    return bool(conn.execute(_CLAIM, claim_params(delivery, raw=False)).rowcount)
 
 
 def reclaim(conn: Connection, current: Delivery, claimed_by: str, now: datetime) -> bool:
@@ -199,18 +264,12 @@ def finish(
     error: str | None = None,
     next_attempt_at: datetime | None = None,
 ) -> None:
-    values: dict[str, Any] = {
-        "status": status,
-        "attempts": deliveries.c.attempts + 1,
-        "last_error": error,
-        "next_attempt_at": next_attempt_at,
-    }
-    if status == "sent":
-        values["sent_at"] = now
+    """Record what became of a claimed edition."""
     conn.execute(
-        deliveries.update()
-        .where(deliveries.c.subscriber_id == subscriber_id, deliveries.c.period == period)
-        .values(values)
+        _FINISH,
+        finish_params(
+            Outcome(subscriber_id, period, status, now, error, next_attempt_at), raw=False
+        ),
     )
 
 
@@ -241,3 +300,30 @@ def last_window_ends(conn: Connection) -> dict[int, datetime]:
         .group_by(deliveries.c.subscriber_id)
     )
     return {sid: end for sid, end in conn.execute(query)}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of a claimed edition, for ``finish`` (and a bounce to count)."""
+
+    subscriber_id: int
+    period: str
+    status: str
+    now: datetime
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+    bounce_limit: int | None = None
+
+
+def settle(conn: Connection, outcome: Outcome) -> None:
+    finish(
+        conn,
+        outcome.subscriber_id,
+        outcome.period,
+        status=outcome.status,
+        now=outcome.now,
+        error=outcome.error,
+        next_attempt_at=outcome.next_attempt_at,
+    )
+    if outcome.status == "bounced" and outcome.bounce_limit is not None:
+        record_bounce(conn, outcome.subscriber_id, outcome.bounce_limit)
