@@ -12,9 +12,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The main job on the built-in defaults: fetch the sample listing, build the preview
+# into ./site, and send a demo reader's digest into ./outbox (nothing leaves the machine).
 demo: $(STAMP)
 	$(BIN)/digest fetch
-	$(BIN)/digest preview --out site
+	$(BIN)/digest preview
+	$(BIN)/digest subscribers add reader@example.org --topics rl,nlp,vision --hour 0 --active
+	DIGEST_SECRET=$${DIGEST_SECRET:-demo-secret-for-the-sample-only} $(BIN)/digest send
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -92,3 +92,25 @@ def test_archive_page_fits(browser, site, width):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"archive-{width}.png"), full_page=True)
     page.close()
+
+
+def test_a_delivered_multi_topic_email_fits_375px(browser, tmp_path):
+    import email as email_package
+    import email.policy
+
+    from test_deliver import send, setup, subscribe
+
+    settings, store = setup(tmp_path)
+    subscribe(settings, store, "reader@example.org", topics="rl,nlp,vision", max_papers=12)
+    assert send(settings, store).sent == 1
+    [path] = (tmp_path / "outbox").glob("*.eml")
+    message = email_package.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    html = tmp_path / "delivered.html"
+    html.write_text(message.get_body(("html",)).get_content())
+    page = browser.new_page(viewport={"width": 375, "height": 800})
+    page.goto(html.as_uri())
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    assert page.locator("h2").count() == 3 and page.locator(".card").count() == 12
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "delivered-375.png"), full_page=True)
+    page.close()
