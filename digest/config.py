@@ -57,7 +57,9 @@ class SourceSettings(_Section):
     kind: SourceKind
     url: str | None = None
     path: str | None = None
-    schedule: str | None = None
+    #: When to fetch: a crontab line ("5 * * * *", "30 0 * * mon-fri"), in schedule_timezone.
+    schedule: str = "5 * * * *"
+    schedule_timezone: str | None = None  # default: the site's time zone
     enabled: bool = True
     max_results: int = Field(2000, ge=1)
     page_size: int = Field(100, ge=1, le=2000)
@@ -68,6 +70,19 @@ class SourceSettings(_Section):
     def _absolute_url(cls, value: str | None) -> str | None:
         if value is not None and urlsplit(value).scheme not in ("http", "https", "file"):
             raise ValueError(f"must be an http(s):// or file:// URL, got {value!r}")
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _crontab(cls, value: str) -> str:
+        cron_trigger(value, "UTC")
+        return value
+
+    @field_validator("schedule_timezone")
+    @classmethod
+    def _schedule_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_timezone(value)
         return value
 
     @model_validator(mode="after")
@@ -172,12 +187,22 @@ class MailSettings(_Section):
     dkim: DkimSettings | None = None
 
 
+class ScheduleSettings(_Section):
+    #: Seconds between delivery ticks: each sends every edition that has come due.
+    deliver_every: float = Field(300.0, gt=0)
+    #: A run missed while the daemon was down is made up once if at most this late (s).
+    misfire_grace: float = Field(6 * 3600.0, ge=1)
+    #: A daemon that has not shown signs of life for this long loses its lock (s).
+    lock_timeout: float = Field(120.0, ge=5)
+
+
 class Settings(_Section):
     store: StoreSettings = StoreSettings()
     fetch: FetchSettings = FetchSettings()
     site: SiteSettings = SiteSettings()
     rank: RankSettings = RankSettings()
     mail: MailSettings = MailSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
     sources: list[SourceSettings] = []
     topics: list[TopicSettings] = []
     #: The file these settings came from (None for the built-in sample settings).
@@ -223,6 +248,27 @@ class Settings(_Section):
                 return topic
         known = ", ".join(t.slug for t in self.topics) or "none configured"
         raise ConfigError(f"unknown topic {slug!r} (known: {known})")
+
+
+_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def cron_trigger(line: str, timezone: str):  # type: ignore[no-untyped-def]
+    """An APScheduler trigger for a crontab line; weekday numbers as cron means them
+    (0 and 7 are Sunday), which APScheduler's own parser would read differently."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    fields = line.split()
+    if len(fields) != 5:
+        raise ValueError(f"{line!r} is not a crontab line (minute hour day month weekday)")
+    fields[4] = re.sub(r"(?<![/\d])\d(?!\d)", lambda m: _DAYS[int(m.group(0)) % 8], fields[4])
+    minute, hour, day, month, weekday = fields
+    try:
+        return CronTrigger(
+            minute=minute, hour=hour, day=day, month=month, day_of_week=weekday, timezone=timezone
+        )
+    except ValueError as exc:
+        raise ValueError(f"{line!r} is not a valid schedule: {exc}") from None
 
 
 def check_timezone(name: str) -> ZoneInfo:
@@ -426,6 +472,8 @@ timezone = "UTC"                          # IANA name; decides where a day start
 name = "arxiv-cs-lg"        # required, unique
 kind = "arxiv-rss"          # required
 url = "https://rss.arxiv.org/rss/cs.LG+cs.CL"
+schedule = "30 0 * * *"     # crontab line for `digest schedule` (default "5 * * * *"):
+schedule_timezone = "America/New_York"   # here just after arXiv rebuilds its feeds
 
 [[sources]]
 name = "hf-daily"

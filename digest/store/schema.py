@@ -157,3 +157,12 @@ deliveries = sa.Table(
     sa.Index("ix_deliveries_status", "status", "next_attempt_at"),
     sa.Index("ix_deliveries_period", "period"),
 )
+
+daemon_lock = sa.Table(
+    "daemon_lock",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("acquired_at", UTCDateTime, nullable=False),
+    sa.Column("heartbeat_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,55 @@
+"""`digest schedule`: the daemon in the foreground (found by `digest` through the
+"digest.commands" entry point, so digest itself never imports this package)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from zoneinfo import ZoneInfo
+
+import click
+
+from digest.cli import App, pass_app
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Run every due job one time and exit (for cron users).")
+@click.option(
+    "--list", "show", is_flag=True, help="Show the planned jobs and their next run times, and exit."
+)
+@pass_app
+def schedule(app: App, once: bool, show: bool) -> None:
+    """Run the daemon: fetch each source on its schedule, rebuild the site after a fetch
+    that brought new papers, and deliver due editions every few minutes.
+
+    One log line per job run. SIGTERM or SIGINT finishes the message in flight and exits.
+    Only one daemon runs per database.
+
+    Example: digest schedule --list
+    """
+    from scheduler.daemon import Daemon
+
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        force=True,
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
+    for noisy in ("apscheduler", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    daemon = Daemon(app.settings)
+    if show:
+        daemon.start(paused=True)
+        try:
+            zone = ZoneInfo(app.settings.site.timezone)
+            for job_id, name, when in daemon.listing():
+                local = when.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if when else "-"
+                utc = when.strftime("%Y-%m-%d %H:%M UTC") if when else "paused"
+                click.echo(f"{job_id:<28} next {utc}  ({local})  {name}")
+        finally:
+            daemon.shutdown()
+        return
+    if once:
+        daemon.run_once()
+        return
+    daemon.run_forever()

@@ -1,0 +1,253 @@
+"""The Paper Digest daemon: APScheduler jobs that fetch, publish and deliver on time.
+
+Jobs and their next run times live in the store's own database (APScheduler's
+SQLAlchemy job store), so a restart keeps the plan. A run missed while the daemon was
+down is made up once when it comes back (coalesced), if it is at most
+``[schedule] misfire_grace`` late. Jobs run one at a time. A job that raises is logged
+with its traceback by APScheduler and runs again at its next time; it never stops the
+daemon. SIGTERM or SIGINT stops it: a delivery in progress finishes the message in
+flight, records it, and the daemon exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from digest.config import Settings, cron_trigger
+from digest.deliver import send_due
+from digest.fetch import fetch_sources
+from digest.publish import publish
+from digest.store import Store
+from digest.tokens import Tokens
+from digest.transport import Transport
+from scheduler import jobs
+from scheduler.lock import DaemonLock
+
+log = logging.getLogger("digest.daemon")
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    id: str
+    name: str
+    func: Callable[..., None]
+    trigger: Any
+    args: tuple[str, ...] = ()
+
+
+class Daemon:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        transport: Transport | None = None,
+        tokens: Tokens | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.transport = transport
+        self.tokens = tokens or Tokens.from_environment()  # fail at start, not at each tick
+        self.store = Store.open(settings.store.url)
+        self.stopping = threading.Event()
+        self.lock = DaemonLock(self.store, settings.schedule.lock_timeout)
+        self.reported: dict[str, date] = {}
+        self.scheduler = BackgroundScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=self.store.engine)},
+            executors={"default": ThreadPoolExecutor(1)},
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": int(settings.schedule.misfire_grace),
+            },
+            timezone=UTC,
+        )
+        self._started = False
+
+    # the plan
+
+    def plan(self) -> list[JobSpec]:
+        zone = self.settings.site.timezone
+        specs = [
+            JobSpec(
+                f"fetch:{s.name}",
+                f"fetch {s.name}",
+                jobs.fetch,
+                cron_trigger(s.schedule, s.schedule_timezone or zone),
+                (s.name,),
+            )
+            for s in self.settings.sources
+            if s.enabled
+        ]
+        specs.append(
+            JobSpec(
+                "deliver",
+                "deliver due editions",
+                jobs.deliver,
+                IntervalTrigger(seconds=self.settings.schedule.deliver_every, timezone=UTC),
+            )
+        )
+        specs.append(
+            JobSpec(
+                "heartbeat",
+                "keep the daemon lock",
+                jobs.heartbeat,
+                IntervalTrigger(seconds=self.settings.schedule.lock_timeout / 4, timezone=UTC),
+            )
+        )
+        return specs
+
+    def start(self, *, paused: bool = False) -> list[str]:
+        """Take the lock, load the kept plan, bring it in line with the configuration.
+
+        Returns the ids of the jobs that were not in the kept plan yet."""
+        self.lock.acquire(self.clock())
+        jobs.attach(self)
+        self.scheduler.start(paused=True)
+        self._started = True
+        added = self._sync()
+        if not paused:
+            self.scheduler.resume()
+        return added
+
+    def _sync(self) -> list[str]:
+        kept = {job.id: job for job in self.scheduler.get_jobs()}
+        wanted = {spec.id: spec for spec in self.plan()}
+        added = []
+        for spec in wanted.values():
+            job = kept.get(spec.id)
+            if job is None:
+                self.scheduler.add_job(
+                    spec.func, spec.trigger, args=spec.args, id=spec.id, name=spec.name
+                )
+                added.append(spec.id)
+            elif repr(job.trigger) != repr(spec.trigger):
+                job.reschedule(spec.trigger)  # the schedule changed in the configuration
+        for job_id in kept.keys() - wanted.keys():
+            self.scheduler.remove_job(job_id)
+        return added
+
+    def listing(self) -> list[tuple[str, str, datetime | None]]:
+        return [
+            (job.id, job.name, job.next_run_time)
+            for job in sorted(self.scheduler.get_jobs(), key=lambda j: j.id)
+        ]
+
+    # running
+
+    def run_forever(self) -> None:
+        """Run until SIGTERM or SIGINT, then stop cleanly."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self.stopping.set())
+        self.start()
+        log.info(
+            "daemon started: %d jobs, next: %s",
+            len(self.listing()),
+            ", ".join(f"{job_id} {when:%H:%M:%S}" for job_id, _, when in self.listing() if when),
+        )
+        while not self.stopping.wait(0.2):
+            pass
+        log.info("stopping")
+        self.shutdown()
+
+    def run_once(self) -> None:
+        """Run every due job one time (and every job new to the kept plan), then stop."""
+        added = set(self.start(paused=True))
+        now = self.clock()
+        try:
+            for job in sorted(self.scheduler.get_jobs(), key=lambda j: (j.id != "deliver", j.id)):
+                if job.id == "heartbeat":
+                    continue
+                due = job.id in added or job.next_run_time is None or job.next_run_time <= now
+                if job.id == "deliver" or due:
+                    job.func(*job.args)
+                    job.modify(next_run_time=job.trigger.get_next_fire_time(None, now))
+        finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        self.stopping.set()
+        if self._started:
+            # APScheduler 3 looks at due jobs once more after shutdown(), when its executor
+            # is gone already: a due run would be marked done without running. Detached
+            # from the job store first, it finds nothing, and the kept plan stays as it is.
+            self.scheduler.pause()
+            self.scheduler.remove_jobstore("default", shutdown=False)
+            self.scheduler.shutdown(wait=True)
+            self._started = False
+        self.lock.release()
+        jobs.detach(self)
+        self.store.close()
+
+    # the jobs
+
+    def fetch(self, source: str) -> None:
+        started = time.perf_counter()
+        reports = fetch_sources(self.settings, self.store, names=[source], now=self.clock)
+        for report in reports:
+            if report.failed:
+                self._report_failure(report.name, report.error or "failed")
+            else:
+                self.reported.pop(report.name, None)
+                log.info("fetch %s (%.1f s)", report.summary(), time.perf_counter() - started)
+        fresh = any(r.counts.new or r.counts.updated for r in reports)
+        if fresh and self.settings.topics:
+            begun = time.perf_counter()
+            composition = publish(self.settings, self.store, self.clock())
+            log.info(
+                "publish %s: %d topic editions, %d highlights (%.1f s)",
+                composition.period.key,
+                len(composition.rankings),
+                sum(len(r.picks) for r in composition.rankings),
+                time.perf_counter() - begun,
+            )
+
+    def _report_failure(self, source: str, error: str) -> None:
+        """A source that keeps failing is reported once a day, not at every run."""
+        today = self.clock().astimezone(ZoneInfo(self.settings.site.timezone)).date()
+        if self.reported.get(source) != today:
+            self.reported[source] = today
+            log.warning(
+                "fetch %s failed: %s (reported once a day while it keeps failing)", source, error
+            )
+        else:
+            log.debug("fetch %s failed again: %s", source, error)
+
+    def deliver(self) -> None:
+        started = time.perf_counter()
+        report = send_due(
+            self.settings,
+            self.store,
+            now=self.clock(),
+            stop=self.stopping,
+            transport=self.transport,
+            tokens=self.tokens,
+        )
+        log.info(
+            "deliver: %s; %d not due yet (%.1f s)",
+            report.summary(),
+            report.not_due,
+            time.perf_counter() - started,
+        )
+        for email, reason in report.skipped:
+            log.info("deliver: skipped %s: %s", email, reason)
+        if report.stopped:
+            log.warning("deliver stopped: %s", report.stopped)
+
+    def heartbeat(self) -> None:
+        if not self.lock.beat(self.clock()):
+            log.error("another daemon took over the lock; stopping")
+            self.stopping.set()
