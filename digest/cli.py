@@ -735,6 +735,32 @@ def run_command(app: App, dry_run: bool) -> None:
         raise click.exceptions.Exit(1)
 
 
+@cli.command()
+@click.option("--host", metavar="HOST", help="Address to listen on ([web] host, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port ([web] port, 8000).")
+@pass_app
+def serve(app: App, host: str | None, port: int | None) -> None:
+    """Serve the web pages: subscribe, confirm, preferences, unsubscribe, archive, feeds.
+
+    Put it behind a reverse proxy for HTTPS (and set [web] behind_proxy = true there).
+    DIGEST_SECRET signs the links.
+
+    Example: digest serve --port 8000
+    """
+    import uvicorn
+
+    from digest.web import create_app
+
+    web = create_app(app.settings, store=app.store)
+    uvicorn.run(
+        web,
+        host=host or app.settings.web.host,
+        port=port or app.settings.web.port,
+        log_level="info",
+        proxy_headers=app.settings.web.behind_proxy,
+    )
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
     for row in [header, *rows]:

@@ -187,6 +187,16 @@ class MailSettings(_Section):
     dkim: DkimSettings | None = None
 
 
+class WebSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    #: Subscribe requests one client address may make per window (then 429).
+    subscribe_limit: int = Field(5, ge=1)
+    subscribe_window: float = Field(600.0, gt=0)
+    #: Trust X-Forwarded-For from a reverse proxy for the client address.
+    behind_proxy: bool = False
+
+
 class ScheduleSettings(_Section):
     #: Seconds between delivery ticks: each sends every edition that has come due.
     deliver_every: float = Field(300.0, gt=0)
@@ -203,6 +213,7 @@ class Settings(_Section):
     rank: RankSettings = RankSettings()
     mail: MailSettings = MailSettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    web: WebSettings = WebSettings()
     sources: list[SourceSettings] = []
     topics: list[TopicSettings] = []
     #: The file these settings came from (None for the built-in sample settings).

@@ -95,25 +95,16 @@ def build_site(
     zone = settings.site.timezone
     topics = {t.slug: t for t in settings.topics}
     paths: list[Path] = []
-    periods: dict[str, list[dict[str, object]]] = {}
-    labels: dict[str, str] = {}
     latest = now
     for record in store.editions():
         topic = topics.get(record.topic)
         if topic is None:
             continue
-        period = parse_period(record.period, zone)
-        edition = load_edition(store, topic, record, period)
+        edition = load_edition(store, topic, record, parse_period(record.period, zone))
         href = f"archive/{record.period}/{topic.slug}/index.html"
         paths.append(write_atomic(out_dir / href, renderer.edition_page(edition)))
-        labels[record.period] = period.label()
-        periods.setdefault(record.period, []).append(
-            {"href": href, "name": topic.name, "count": len(edition.highlights)}
-        )
         latest = max(latest, record.built_at) if latest else record.built_at
-    ordered = [
-        (key, labels[key], entries) for key, entries in sorted(periods.items(), reverse=True)
-    ]
+    ordered = archive_periods(settings, store)
     for page, root in (("archive/index.html", "../"), ("index.html", "")):
         body = renderer.archive_index(ordered, list(topics.values()), root=root)
         paths.append(write_atomic(out_dir / page, body))
@@ -124,6 +115,30 @@ def build_site(
             body = renderer.feed(kind, topic, entries, latest or datetime.now(UTC))
             paths.append(write_atomic(out_dir / "feeds" / f"{topic.slug}.{kind}", body))
     return paths
+
+
+def archive_periods(
+    settings: Settings, store: Store
+) -> list[tuple[str, str, list[dict[str, object]]]]:
+    """The stored editions by period, newest first: (key, label, [{href, name, count}])."""
+    zone = settings.site.timezone
+    topics = {t.slug: t for t in settings.topics}
+    periods: dict[str, list[dict[str, object]]] = {}
+    labels: dict[str, str] = {}
+    for record in store.editions():
+        topic = topics.get(record.topic)
+        if topic is None:
+            continue
+        labels.setdefault(record.period, parse_period(record.period, zone).label())
+        count = len(store.edition_items(topic.slug, record.period))
+        periods.setdefault(record.period, []).append(
+            {
+                "href": f"archive/{record.period}/{topic.slug}/index.html",
+                "name": topic.name,
+                "count": count,
+            }
+        )
+    return [(key, labels[key], entries) for key, entries in sorted(periods.items(), reverse=True)]
 
 
 def feed_entries(settings: Settings, store: Store, topic: TopicSettings) -> list[FeedEntry]:

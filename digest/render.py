@@ -225,7 +225,7 @@ class Renderer:
             "site/index.html", periods=periods, topics=topics, root=root, feed_url=self.feed_url
         )
 
-    def edition_page(self, edition: Edition) -> str:
+    def edition_page(self, edition: Edition, root: str = "../../../") -> str:
         section = edition.sections[0]
         return self.render(
             "site/edition.html",
@@ -233,7 +233,7 @@ class Renderer:
             edition=edition,
             section=section,
             summary=summary_line(edition),
-            root="../../../",
+            root=root,
             feed_url=self.feed_url,
             archive_url=self.archive_url,
         )

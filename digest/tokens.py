@@ -42,6 +42,10 @@ class Tokens:
             )
         return cls(secret)
 
+    def signer(self, purpose: str) -> URLSafeTimedSerializer:
+        """A serializer of its own for another purpose (form tokens, say)."""
+        return self._serializer(purpose)
+
     def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
         found = self._serializers.get(purpose)
         if found is None:

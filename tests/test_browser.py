@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import GOLDEN, ROOT, SAMPLE_DAY, SAMPLE_NOW, fetched_store, load_case
+from conftest import GOLDEN, ROOT, SAMPLE, SAMPLE_DAY, SAMPLE_NOW, fetched_store, load_case
 
 from digest.periods import parse_period
 from digest.publish import preview
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
+SAMPLE_LISTING = SAMPLE / "arxiv-listing.xml"
 
 pytestmark = [
     pytest.mark.browser,
@@ -114,3 +116,96 @@ def test_a_delivered_multi_topic_email_fits_375px(browser, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "delivered-375.png"), full_page=True)
     page.close()
+
+
+def test_subscribe_confirm_receive_and_unsubscribe_in_the_browser(browser, tmp_path, smtp_sink):
+    import email as email_package
+    import email.policy
+    import re
+
+    from conftest import free_port, make_settings
+
+    from digest.config import sample_settings
+    from digest.deliver import send_due
+    from digest.fetch import fetch_sources
+    from digest.store import Store
+    from digest.tokens import Tokens
+    from digest.web import create_app
+
+    sink, smtp_port = smtp_sink
+    port = free_port()
+    settings = make_settings(
+        tmp_path,
+        [{"name": "arxiv", "kind": "arxiv-rss", "path": str(SAMPLE_LISTING)}],
+        topics=[t.model_dump() for t in sample_settings().topics],
+        site={"base_url": f"http://127.0.0.1:{port}"},
+        mail={
+            "transport": "smtp",
+            "smtp": {"host": "127.0.0.1", "port": smtp_port, "security": "none"},
+        },
+    )
+    store = Store.open(settings.store.url)
+    fetch_sources(settings, store)
+    tokens = Tokens("test-secret-0123456789abcdef")
+    app = create_app(settings, store=store, tokens=tokens)
+    import socket as socket_module
+
+    import uvicorn
+
+    sock = socket_module.socket()
+    sock.bind(("127.0.0.1", port))
+    sock.listen(64)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    import threading
+
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+
+    def parse(data):
+        return email_package.message_from_bytes(data, policy=email.policy.default)
+
+    try:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page = browser.new_page(viewport={"width": 375, "height": 900})
+        page.goto(base + "/")
+        page.screenshot(path=str(ARTIFACTS / "web-home-375.png"), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+        page.fill("input[name=email]", "reader@example.org")
+        page.check("input[name=topics][value=nlp]")
+        page.select_option("select[name=hour]", "0")
+        page.click("button[type=submit]")
+        assert "Check your inbox" in page.content()
+        assert sink.wait_for(1)
+        confirmation = parse(sink.messages[0][2])
+        url = re.search(
+            r"(http://127\.0\.0\.1:\d+/confirm/\S+)",
+            confirmation.get_body(("plain",)).get_content(),
+        ).group(1)
+        page.goto(url)
+        assert store.subscriber("reader@example.org").status == "pending"
+        page.screenshot(path=str(ARTIFACTS / "web-confirm-375.png"), full_page=True)
+        page.click("button[type=submit]")
+        assert "You are subscribed" in page.content()
+        subscriber = store.subscriber("reader@example.org")
+        assert subscriber.status == "active" and set(subscriber.topics) >= {"nlp"}
+
+        report = send_due(settings, store, now=datetime.now(UTC), tokens=tokens)
+        assert report.sent == 1 and sink.wait_for(2)
+        digest = parse(sink.messages[1][2])
+        assert digest["To"] == "reader@example.org"
+        unsubscribe = digest["List-Unsubscribe"].split(",")[0].strip(" <>")
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.goto(unsubscribe)
+        assert store.subscriber("reader@example.org").status == "active"  # GET: a question
+        page.screenshot(path=str(ARTIFACTS / "web-unsubscribe-1280.png"), full_page=True)
+        page.click("button[type=submit]")
+        assert "You are unsubscribed" in page.content()
+        assert store.subscriber("reader@example.org").status == "unsubscribed"
+        page.goto(base + "/")
+        page.screenshot(path=str(ARTIFACTS / "web-home-1280.png"), full_page=True)
+        page.close()
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        store.close()

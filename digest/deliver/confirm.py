@@ -21,8 +21,9 @@ def send_confirmation(
     tokens: Tokens,
     transport: Transport,
     now: datetime,
+    renderer: Renderer | None = None,
 ) -> Result:
-    renderer = Renderer(settings)
+    renderer = renderer or Renderer(settings)
     base = settings.site.base_url
     confirm_url = f"{base}/confirm/{tokens.make('confirm', subscriber.id)}"
     names = {t.slug: t.name for t in settings.topics}
