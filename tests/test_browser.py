@@ -165,17 +165,24 @@ def test_subscribe_confirm_receive_and_unsubscribe_in_the_browser(browser, tmp_p
     def parse(data):
         return email_package.message_from_bytes(data, policy=email.policy.default)
 
+    def shoot(page, name):
+        """Screenshots at phone and desktop width; neither may scroll sideways."""
+        for width in (375, 1280):
+            page.set_viewport_size({"width": width, "height": 900})
+            assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+            page.screenshot(path=str(ARTIFACTS / f"web-{name}-{width}.png"), full_page=True)
+
     try:
         ARTIFACTS.mkdir(exist_ok=True)
         page = browser.new_page(viewport={"width": 375, "height": 900})
         page.goto(base + "/")
-        page.screenshot(path=str(ARTIFACTS / "web-home-375.png"), full_page=True)
-        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+        shoot(page, "home")
         page.fill("input[name=email]", "reader@example.org")
         page.check("input[name=topics][value=nlp]")
         page.select_option("select[name=hour]", "0")
         page.click("button[type=submit]")
         assert "Check your inbox" in page.content()
+        shoot(page, "check-inbox")
         assert sink.wait_for(1)
         confirmation = parse(sink.messages[0][2])
         url = re.search(
@@ -184,9 +191,10 @@ def test_subscribe_confirm_receive_and_unsubscribe_in_the_browser(browser, tmp_p
         ).group(1)
         page.goto(url)
         assert store.subscriber("reader@example.org").status == "pending"
-        page.screenshot(path=str(ARTIFACTS / "web-confirm-375.png"), full_page=True)
+        shoot(page, "confirm")
         page.click("button[type=submit]")
         assert "You are subscribed" in page.content()
+        shoot(page, "subscribed")
         subscriber = store.subscriber("reader@example.org")
         assert subscriber.status == "active" and set(subscriber.topics) >= {"nlp"}
 
@@ -195,15 +203,19 @@ def test_subscribe_confirm_receive_and_unsubscribe_in_the_browser(browser, tmp_p
         digest = parse(sink.messages[1][2])
         assert digest["To"] == "reader@example.org"
         unsubscribe = digest["List-Unsubscribe"].split(",")[0].strip(" <>")
-        page.set_viewport_size({"width": 1280, "height": 900})
         page.goto(unsubscribe)
         assert store.subscriber("reader@example.org").status == "active"  # GET: a question
-        page.screenshot(path=str(ARTIFACTS / "web-unsubscribe-1280.png"), full_page=True)
+        shoot(page, "unsubscribe")
         page.click("button[type=submit]")
         assert "You are unsubscribed" in page.content()
         assert store.subscriber("reader@example.org").status == "unsubscribed"
-        page.goto(base + "/")
-        page.screenshot(path=str(ARTIFACTS / "web-home-1280.png"), full_page=True)
+        preferences = re.search(
+            r"(http://127\.0\.0\.1:\d+/preferences/\S+)", digest.get_body(("plain",)).get_content()
+        ).group(1)
+        page.goto(preferences)
+        shoot(page, "preferences")
+        page.goto(base + "/archive/")
+        shoot(page, "archive")
         page.close()
     finally:
         server.should_exit = True
