@@ -4,76 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
-import sys
-import threading
-from pathlib import Path
 
 import pytest
-from conftest import SAMPLE
-
-from digest.config import load_settings
-from digest.fetch import fetch_sources
-from digest.store import Store
-from digest.subscribers import subscription
+from processes import DIGEST, ENV, hold_message, ledger, prepare
 
 pytestmark = pytest.mark.slow
-DIGEST = str(Path(sys.executable).with_name("digest"))
-ENV = {**os.environ, "DIGEST_SECRET": "test-secret-0123456789abcdef", "PYTHONWARNINGS": "ignore"}
-
-
-def prepare(tmp_path: Path, port: int, readers: int, connections: int) -> tuple[Path, list[str]]:
-    config = tmp_path / "digest.toml"
-    config.write_text(f'''
-[store]
-url = "sqlite:///{tmp_path / "digest.db"}"
-[site]
-base_url = "https://papers.example.org"
-[mail]
-transport = "smtp"
-retry_delays = [0.0]
-[mail.smtp]
-host = "127.0.0.1"
-port = {port}
-security = "none"
-connections = {connections}
-[[sources]]
-name = "arxiv-sample"
-kind = "arxiv-rss"
-path = "{SAMPLE / "arxiv-listing.xml"}"
-[[topics]]
-slug = "rl"
-name = "Reinforcement learning"
-keywords = ["reinforcement learning", "reward model"]
-''')
-    settings = load_settings(config)
-    store = Store.open(settings.store.url)
-    fetch_sources(settings, store)
-    addresses = [f"reader{i:02d}@example.org" for i in range(readers)]
-    for address in addresses:
-        request = subscription(settings, email=address, topics="rl", hour=0)
-        store.add_subscriber(request, status="active", now=store_now())
-    store.close()
-    return config, addresses
-
-
-def store_now():
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
-
-
-def ledger(config: Path) -> list[dict]:
-    out = subprocess.run(
-        [DIGEST, "--config", str(config), "deliveries", "--format", "jsonl"],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        check=True,
-    ).stdout
-    return [json.loads(line) for line in out.splitlines()]
 
 
 def test_killed_mid_run_then_rerun_sends_the_rest_and_at_most_the_one_in_flight_twice(
@@ -81,15 +18,7 @@ def test_killed_mid_run_then_rerun_sends_the_rest_and_at_most_the_one_in_flight_
 ):
     sink, port = smtp_sink
     config, addresses = prepare(tmp_path, port, readers=8, connections=1)
-    in_flight = threading.Event()
-    release = threading.Event()
-
-    async def pause_the_fourth(number: int) -> None:
-        if number == 4:
-            in_flight.set()
-            await asyncio.get_running_loop().run_in_executor(None, release.wait)
-
-    sink.data_hook = pause_the_fourth
+    in_flight, release = hold_message(sink, 4)
     process = subprocess.Popen(
         [DIGEST, "--config", str(config), "send"],
         env=ENV,
