@@ -34,7 +34,8 @@ from bench.common import DATA, save, table
 from digest.config import load_settings
 from digest.deliver import Dispatcher, SendReport, prepare
 from digest.deliver.plan import plan
-from digest.models import SOURCE_PRIORITY, Paper
+from digest.models import Paper
+from digest.sources import SOURCE_PRIORITY
 from digest.store import Store
 from digest.store.schema import subscribers
 from digest.tokens import Tokens

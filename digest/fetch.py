@@ -11,8 +11,7 @@ from datetime import UTC, datetime
 from digest.config import Settings, SourceSettings
 from digest.errors import DigestError
 from digest.http import HttpClient
-from digest.models import SOURCE_PRIORITY
-from digest.sources import ADAPTERS, FetchContext
+from digest.sources import ADAPTERS, SOURCE_PRIORITY, FetchContext
 from digest.store import IngestCounts, SourceState, Store
 from digest.text import one_line
 

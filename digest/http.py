@@ -5,25 +5,51 @@ errors, 5xx and 429 (``Retry-After`` honoured, capped), conditional GET with the
 validators the caller remembers, and a minimum interval per host for services that ask
 for one (the arXiv API: one request every 3 seconds). ``file://`` URLs and plain paths
 are read from disk, so a saved response works like a live one.
+
+Two limits hold whatever the other side does: ``[fetch] timeout`` bounds every wait for
+the network and ``[fetch] deadline`` the whole request (connect, headers, body; a server
+that dribbles a byte at a time is cut off there), and ``[fetch] max_bytes`` bounds what
+one answer may download and what it may inflate to (``digest.limits``).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from digest.config import FetchSettings
+from digest.deadline import DeadlineBackend, install
 from digest.errors import FetchError
+from digest.limits import DEFAULT_MAX_BYTES, count_raw, inflate_gzip, read_capped
 
 log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class HttpSettings(Protocol):
+    """The ``[fetch]`` settings the client reads (``config.FetchSettings``)."""
+
+    @property
+    def timeout(self) -> float: ...
+    @property
+    def deadline(self) -> float: ...
+    @property
+    def max_bytes(self) -> int: ...
+    @property
+    def retries(self) -> int: ...
+    @property
+    def backoff(self) -> float: ...
+    @property
+    def max_retry_after(self) -> float: ...
+    @property
+    def user_agent(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +71,7 @@ class HttpClient:
 
     def __init__(
         self,
-        settings: FetchSettings,
+        settings: HttpSettings,
         *,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -55,11 +81,12 @@ class HttpClient:
         self.sleep = sleep
         self.clock = clock
         self._last_request: dict[str, float] = {}
+        self._deadline = DeadlineBackend()
         self._client = httpx.Client(
             timeout=httpx.Timeout(settings.timeout),
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
             follow_redirects=True,
-            transport=transport,
+            transport=install(self._deadline, transport or httpx.HTTPTransport()),
         )
 
     def close(self) -> None:
@@ -82,7 +109,7 @@ class HttpClient:
     ) -> Response:
         """GET ``url``; a 304 comes back as a response with ``not_modified`` set."""
         if urlsplit(url).scheme == "file":
-            return read_file(file_url_path(url), url)
+            return read_file(file_url_path(url), url, self.settings.max_bytes)
         headers: dict[str, str] = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -95,10 +122,16 @@ class HttpClient:
         for attempt in range(attempts):
             self._wait_for_turn(host, min_interval)
             try:
-                reply = self._client.get(url, headers=headers)
+                with self._deadline.within(self.settings.deadline):
+                    response, retry_after = self._get_once(url, headers, attempt + 1 < attempts)
             except httpx.InvalidURL as exc:
                 raise FetchError(f"invalid URL {url!r}: {exc}") from exc
             except httpx.TransportError as exc:
+                if self._deadline.expired:
+                    limit = self.settings.deadline
+                    raise FetchError(
+                        f"no complete answer from {url} within [fetch] deadline = {limit:g} s"
+                    ) from exc
                 reason = _describe_transport_error(exc)
                 if attempt + 1 >= attempts:
                     raise FetchError(f"{reason} for {url} (after {attempts} attempts)") from exc
@@ -106,15 +139,32 @@ class HttpClient:
                 continue
             finally:
                 self._last_request[host] = self.clock()
-            if reply.status_code in RETRY_STATUSES and attempt + 1 < attempts:
-                self._back_off(
-                    attempt,
-                    reply.headers.get("Retry-After"),
-                    f"HTTP {reply.status_code} from {url}",
-                )
+            if response is None:
+                self._back_off(attempt, retry_after[1], retry_after[0])
                 continue
-            return self._response(url, reply)
+            return response
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _get_once(
+        self, url: str, headers: dict[str, str], may_retry: bool
+    ) -> tuple[Response | None, tuple[str, str | None]]:
+        """One GET: the response, or None and (reason, Retry-After) when worth retrying."""
+        with self._client.stream("GET", url, headers=headers) as reply:
+            if reply.status_code in RETRY_STATUSES and may_retry:
+                reason = f"HTTP {reply.status_code} from {url}"
+                return None, (reason, reply.headers.get("Retry-After"))
+            return self._response(url, reply), ("", None)
+
+    def _body(self, url: str, reply: httpx.Response) -> bytes:
+        """The body, decoded, never more than ``max_bytes`` downloaded or inflated."""
+        cap = self.settings.max_bytes
+        what = f"the answer from {url}"
+        raw: Iterator[bytes] = count_raw(reply.iter_raw(), cap, what)
+        encodings = [e for e in reply.headers.get("Content-Encoding", "").split(",") if e.strip()]
+        if len(encodings) > 1:
+            raise FetchError(f"{what} uses several content encodings ({', '.join(encodings)})")
+        body = read_capped(raw, cap, what, encodings[0] if encodings else "identity")
+        return inflate_gzip(body, cap, what) if body[:2] == b"\x1f\x8b" else body
 
     def _response(self, url: str, reply: httpx.Response) -> Response:
         if reply.status_code == 304:
@@ -130,7 +180,7 @@ class HttpClient:
         return Response(
             url=str(reply.url),
             status=reply.status_code,
-            content=reply.content,
+            content=self._body(url, reply),
             content_type=reply.headers.get("Content-Type"),
             etag=reply.headers.get("ETag"),
             last_modified=reply.headers.get("Last-Modified"),
@@ -172,15 +222,21 @@ def file_url_path(url: str) -> Path:
     return Path(unquote(parts.path))
 
 
-def read_file(path: Path, url: str | None = None) -> Response:
+def read_file(path: Path, url: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> Response:
+    """A saved listing, read up to ``max_bytes`` (a gzip file: inflated up to it)."""
     try:
-        content = path.read_bytes()
+        with path.open("rb") as file:
+            content = file.read(max_bytes + 1)
     except FileNotFoundError as exc:
         raise FetchError(f"no such file: {path}") from exc
     except IsADirectoryError as exc:
         raise FetchError(f"{path} is a directory, not a listing file") from exc
     except OSError as exc:
         raise FetchError(f"cannot read {path}: {exc.strerror}") from exc
+    if len(content) > max_bytes:
+        raise FetchError(f"{path} is larger than [fetch] max_bytes = {max_bytes} bytes")
+    if content[:2] == b"\x1f\x8b":
+        content = inflate_gzip(content, max_bytes, str(path))
     return Response(url or path.as_uri(), 200, content)
 
 

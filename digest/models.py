@@ -6,17 +6,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-#: How much each kind of source is trusted for a paper's bibliographic fields (title,
-#: abstract, authors, categories). arXiv itself wins; a pasted listing page trusts least.
-SOURCE_PRIORITY = {
-    "arxiv-api": 50,
-    "arxiv-ids": 50,
-    "arxiv-rss": 40,
-    "hf-daily": 30,
-    "feed": 20,
-    "listing": 10,
-}
-
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
 LINK_KINDS = ("abs", "pdf", "code", "project")
 

@@ -51,6 +51,7 @@ def test_wheel_holds_every_template_migration_and_sample_file(wheel):
     expected += [p.relative_to(ROOT).as_posix() for p in (ROOT / "scheduler").rglob("*.py")]
     missing = sorted(set(expected) - names)
     assert not missing
+    assert "digest/sample/digest.toml" in names  # the built-in settings
     assert any(n.startswith("digest/store/migrations/versions/") for n in names)
     assert any(n.endswith("entry_points.txt") for n in names)
 
@@ -75,7 +76,8 @@ def test_installed_wheel_finds_its_templates_and_runs(wheel, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(target)}
     code = (
         "import digest.resources as r, digest.config as c; "
-        "print(r.templates_dir()); print(c.SAMPLE_DIR)"
+        "print(r.templates_dir()); print(c.SAMPLE_DIR); "
+        "print(c.sample_settings().sources[0].path)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],
@@ -87,6 +89,7 @@ def test_installed_wheel_finds_its_templates_and_runs(wheel, tmp_path):
     ).stdout.split()
     assert out[0] == str(target / "digest" / "templates")
     assert out[1] == str(target / "digest" / "sample")
+    assert out[2] == str(target / "digest" / "sample" / "arxiv-listing.xml")
     assert (target / "digest" / "templates").is_dir()
     result = subprocess.run(
         [sys.executable, "-m", "digest", "fetch"],

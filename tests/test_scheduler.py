@@ -11,7 +11,8 @@ import pytest
 from conftest import SAMPLE, make_settings
 
 from digest.deliver import send_due
-from digest.models import SOURCE_PRIORITY, Paper
+from digest.models import Paper
+from digest.sources import SOURCE_PRIORITY
 from digest.store import Store
 from digest.subscribers import subscription
 from digest.tokens import Tokens

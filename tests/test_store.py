@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from conftest import API_QUERY, HF_RAW, LISTING, RSS_ALL
 
-from digest.models import SOURCE_PRIORITY, Paper
+from digest.models import Paper
+from digest.sources import SOURCE_PRIORITY
 from digest.sources import arxiv_api, arxiv_rss, hf_daily, listing
 from digest.store import Store
 from digest.store.database import HEAD, MIGRATIONS

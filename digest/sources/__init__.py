@@ -1,4 +1,9 @@
-"""Source adapters: one per kind of listing, each turning a source into ``Paper`` records."""
+"""Source adapters: one per kind of listing, each turning a source into ``Paper`` records.
+
+The registry below is the one list of kinds: the names a ``[[sources]]`` table may give,
+and the priority each kind has when several sources describe the same paper, both come
+from the adapter classes. A new kind is one module plus one line here.
+"""
 
 from __future__ import annotations
 
@@ -22,4 +27,19 @@ ADAPTERS: dict[str, Adapter] = {
     )
 }
 
-__all__ = ["ADAPTERS", "Adapter", "FetchContext", "FetchResult", "Listing"]
+#: The kinds a ``[[sources]]`` table may name, in the registry's order.
+SOURCE_KINDS: tuple[str, ...] = tuple(ADAPTERS)
+
+#: How much each kind of source is trusted for a paper's bibliographic fields (title,
+#: abstract, authors, categories). arXiv itself wins; a pasted listing page trusts least.
+SOURCE_PRIORITY: dict[str, int] = {kind: adapter.priority for kind, adapter in ADAPTERS.items()}
+
+__all__ = [
+    "ADAPTERS",
+    "SOURCE_KINDS",
+    "SOURCE_PRIORITY",
+    "Adapter",
+    "FetchContext",
+    "FetchResult",
+    "Listing",
+]

@@ -15,15 +15,16 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from lxml import etree
 
-from digest.config import SourceSettings
 from digest.errors import ParseError
 from digest.ids import parse_arxiv_id
+from digest.limits import bounded_all
 from digest.models import Paper
 from digest.sources.base import (
     NS,
     FetchContext,
     FetchResult,
     Listing,
+    SourceSpec,
     arxiv_links,
     content_hash,
     get_document,
@@ -64,7 +65,7 @@ def parse_page(data: bytes) -> ApiPage:
             raise ParseError(f"arXiv API error: {detail}")
     papers = [p for p in (_entry(e) for e in entries) if p is not None]
     return ApiPage(
-        papers=papers,
+        papers=bounded_all(papers),
         total=_int(text_of(root, "opensearch:totalResults")),
         start=_int(text_of(root, "opensearch:startIndex")) or 0,
         per_page=_int(text_of(root, "opensearch:itemsPerPage")),
@@ -147,8 +148,10 @@ def fetch_pages(url: str, ctx: FetchContext, cap: int, page_size: int) -> tuple[
 
 class ArxivApiAdapter:
     kind = "arxiv-api"
+    priority = 50
+    summary = "an arXiv API query URL, paged politely; max_results caps it"
 
-    def fetch(self, source: SourceSettings, ctx: FetchContext) -> FetchResult:
+    def fetch(self, source: SourceSpec, ctx: FetchContext) -> FetchResult:
         if source.path is not None or (source.url or "").startswith("file:"):
             response = get_document(source, ctx)
             unchanged = unchanged_result(response, ctx.state)

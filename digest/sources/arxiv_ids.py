@@ -6,7 +6,6 @@ named in the result's note and skipped; the others are still looked up.
 
 from __future__ import annotations
 
-from digest.config import SourceSettings
 from digest.errors import ParseError
 from digest.ids import ArxivId, parse_arxiv_id
 from digest.models import Paper
@@ -14,6 +13,7 @@ from digest.sources.arxiv_api import parse_page, with_params
 from digest.sources.base import (
     FetchContext,
     FetchResult,
+    SourceSpec,
     content_hash,
     decode_text,
     get_document,
@@ -42,8 +42,10 @@ def parse_id_list(data: bytes) -> tuple[list[ArxivId], list[str]]:
 
 class ArxivIdsAdapter:
     kind = "arxiv-ids"
+    priority = 50
+    summary = "a file of arXiv ids or abs/pdf URLs, one per line, looked up through the API"
 
-    def fetch(self, source: SourceSettings, ctx: FetchContext) -> FetchResult:
+    def fetch(self, source: SourceSpec, ctx: FetchContext) -> FetchResult:
         response = get_document(source, ctx)
         unchanged = unchanged_result(response, ctx.state)
         if unchanged is not None:

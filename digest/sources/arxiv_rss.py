@@ -218,6 +218,8 @@ def _parse_with_feedparser(data: bytes, reason: str) -> Listing:
 
 class ArxivRssAdapter(DocumentAdapter):
     kind = "arxiv-rss"
+    priority = 40
+    summary = "rss.arxiv.org listing feeds (RSS 2.0, Atom, or the older RSS 1.0)"
     accept = "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.1"
 
     def __init__(self) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,12 +13,11 @@ from typing import Any, Protocol
 import feedparser
 from lxml import etree
 
-from digest.config import FetchSettings, SourceSettings
-from digest.errors import ParseError
-from digest.http import HttpClient, Response, read_file
+from digest.errors import FetchError, ParseError
+from digest.http import HttpClient, HttpSettings, Response, read_file
 from digest.ids import ArxivId
+from digest.limits import DEFAULT_MAX_BYTES, bounded_all, inflate_gzip
 from digest.models import Paper
-from digest.store import SourceState
 from digest.text import link_kind, trailing_link
 
 NS = {
@@ -35,10 +32,14 @@ NS = {
 
 @dataclass(frozen=True, slots=True)
 class Listing:
-    """What one document held: papers, and a note worth telling the operator."""
+    """What one document held: papers (text fields within ``digest.limits``' caps), and a
+    note worth telling the operator."""
 
     papers: list[Paper]
     note: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "papers", bounded_all(self.papers))
 
 
 @dataclass(slots=True)
@@ -52,29 +53,72 @@ class FetchResult:
     requests: int = 0
 
 
+class SourceSpec(Protocol):
+    """What an adapter reads of one ``[[sources]]`` table (``config.SourceSettings``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def path(self) -> str | None: ...
+    @property
+    def max_results(self) -> int: ...
+    @property
+    def page_size(self) -> int: ...
+    @property
+    def api_url(self) -> str: ...
+
+
+class FetchOptions(HttpSettings, Protocol):
+    """The ``[fetch]`` settings an adapter reads (``config.FetchSettings``)."""
+
+    @property
+    def arxiv_api_interval(self) -> float: ...
+
+
+class Validators(Protocol):
+    """What is remembered of the last fetch of a source (``store.SourceState``)."""
+
+    @property
+    def etag(self) -> str | None: ...
+    @property
+    def last_modified(self) -> str | None: ...
+    @property
+    def content_hash(self) -> str | None: ...
+
+
 @dataclass(slots=True)
 class FetchContext:
     http: HttpClient
-    settings: FetchSettings
-    state: SourceState
+    settings: FetchOptions
+    state: Validators
 
 
 class Adapter(Protocol):
-    kind: str
+    """One kind of source. ``kind`` is the name a ``[[sources]]`` table gives; ``priority``
+    says how much the kind is trusted for a paper's bibliographic fields when several
+    sources list it (higher wins); ``summary`` is its line in the starter file."""
 
-    def fetch(self, source: SourceSettings, ctx: FetchContext) -> FetchResult: ...
+    kind: str
+    priority: int
+    summary: str
+
+    def fetch(self, source: SourceSpec, ctx: FetchContext) -> FetchResult: ...
 
 
 class DocumentAdapter:
     """A source that is one document (a feed, a JSON response, a text file)."""
 
     kind = ""
+    priority = 0
+    summary = ""
     accept: str | None = None
 
     def __init__(self, parse: Callable[[bytes], Listing]) -> None:
         self.parse = parse
 
-    def fetch(self, source: SourceSettings, ctx: FetchContext) -> FetchResult:
+    def fetch(self, source: SourceSpec, ctx: FetchContext) -> FetchResult:
         response = get_document(source, ctx, accept=self.accept)
         result = unchanged_result(response, ctx.state)
         if result is not None:
@@ -91,7 +135,7 @@ class DocumentAdapter:
 
 
 def get_document(
-    source: SourceSettings,
+    source: SourceSpec,
     ctx: FetchContext,
     *,
     accept: str | None = None,
@@ -109,7 +153,7 @@ def get_document(
     )
 
 
-def unchanged_result(response: Response, state: SourceState) -> FetchResult | None:
+def unchanged_result(response: Response, state: Validators) -> FetchResult | None:
     """A not-modified result for a 304, or for the very bytes read last time."""
     if response.not_modified:
         return FetchResult(
@@ -137,13 +181,13 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def unwrap(data: bytes) -> bytes:
-    """Bytes as meant: a gzip or zlib body served without Content-Encoding is inflated."""
+def unwrap(data: bytes, cap: int = DEFAULT_MAX_BYTES) -> bytes:
+    """Bytes as meant: a gzip body served without Content-Encoding is inflated (to ``cap``)."""
     if data[:2] == b"\x1f\x8b":
         try:
-            return gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise ParseError(f"body is gzip-compressed but cannot be inflated: {exc}") from exc
+            return inflate_gzip(data, cap, "the body")
+        except FetchError as exc:
+            raise ParseError(str(exc)) from exc
     return data
 
 
@@ -221,7 +265,8 @@ def from_struct_time(value: tuple[int, ...] | None) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime(*value[:6], tzinfo=UTC)
+        year, month, day, hour, minute, second = value[:6]
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except (TypeError, ValueError):
         return None
 

@@ -119,6 +119,8 @@ def _not_a_feed(data: bytes, problem: str | None) -> str:
 
 class FeedAdapter(DocumentAdapter):
     kind = "feed"
+    priority = 20
+    summary = "any RSS or Atom feed (journals, bioRxiv, blogs)"
     accept = "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.1"
 
     def __init__(self) -> None:

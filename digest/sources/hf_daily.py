@@ -39,7 +39,8 @@ def parse(data: bytes) -> Listing:
 
 
 def _item(item: dict[str, Any]) -> Paper | None:
-    paper = item.get("paper") if isinstance(item.get("paper"), dict) else {}
+    wrapped = item.get("paper")
+    paper: dict[str, Any] = wrapped if isinstance(wrapped, dict) else {}
 
     def field(name: str) -> Any:
         value = paper.get(name)
@@ -94,6 +95,8 @@ def _url(value: Any) -> str | None:
 
 class HfDailyAdapter(DocumentAdapter):
     kind = "hf-daily"
+    priority = 30
+    summary = "Hugging Face Daily Papers JSON (https://huggingface.co/api/daily_papers)"
     accept = "application/json"
 
     def __init__(self) -> None:

@@ -93,6 +93,8 @@ def _paper(title: str, abstract: str) -> Paper:
 
 class ListingAdapter(DocumentAdapter):
     kind = "listing"
+    priority = 10
+    summary = "a pasted listing page as plain text: title line, then abstract paragraph"
 
     def __init__(self) -> None:
         super().__init__(parse)

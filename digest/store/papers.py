@@ -3,7 +3,7 @@
 Merging rules, field by field:
 
 - title, abstract, authors, categories: from the most trusted source kind
-  (``models.SOURCE_PRIORITY``), or from any source that brings a newer version;
+  (``sources.SOURCE_PRIORITY``), or from any source that brings a newer version;
   an empty value never replaces a known one;
 - version: the highest seen; published: the earliest; updated: the latest;
 - links ``abs``/``pdf`` follow the bibliographic fields, ``code``/``project`` and the

@@ -1,0 +1,455 @@
+"""Every setting, declared once: its type, default, bounds and the help text the starter
+file and the README show (``digest.config.starter`` renders them)."""
+
+from __future__ import annotations
+
+from email.utils import formataddr
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from digest import __version__
+from digest.config.checks import check_address, check_timezone, cron_trigger
+from digest.errors import ConfigError
+from digest.limits import DEFAULT_MAX_BYTES
+from digest.sources import SOURCE_KINDS
+
+_HOUR = 3600.0
+_DAY = 24 * _HOUR
+
+
+class _Section(BaseModel):
+    # allow_inf_nan=False: "inf" and "nan" are never a sensible timeout, rate or weight.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
+
+class StoreSettings(_Section):
+    """Where papers, subscribers and the delivery ledger live."""
+
+    url: str = Field(
+        default="sqlite:///digest.db",
+        description='Any SQLAlchemy URL: SQLite by default, or "postgresql+psycopg://user@host/db".',
+    )
+
+
+class FetchSettings(_Section):
+    """How sources are downloaded."""
+
+    timeout: float = Field(
+        default=30.0, gt=0, le=_HOUR, description="Seconds to wait for the network."
+    )
+    deadline: float = Field(
+        default=120.0,
+        gt=0,
+        le=_DAY,
+        description="Seconds one request may take in all (a server that dribbles is cut off).",
+    )
+    max_bytes: int = Field(
+        default=DEFAULT_MAX_BYTES,
+        ge=1000,
+        le=10_000_000_000,
+        description="Bytes one source may download, and inflate to if compressed.",
+    )
+    retries: int = Field(
+        default=3,
+        ge=0,
+        le=10,
+        description="Retries on connection errors, 5xx and 429 (Retry-After).",
+    )
+    backoff: float = Field(
+        default=2.0, ge=0, le=_HOUR, description="First retry delay in seconds, doubled each time."
+    )
+    max_retry_after: float = Field(
+        default=300.0,
+        ge=0,
+        le=_DAY,
+        description="The longest Retry-After (s) a server may ask for.",
+    )
+    arxiv_api_interval: float = Field(
+        default=3.0,
+        ge=0,
+        le=_HOUR,
+        description="Seconds between arXiv API requests (arXiv's terms: at least 3).",
+    )
+    user_agent: str = Field(
+        default=f"PaperDigest/{__version__} (+https://github.com/paper-digest)",
+        min_length=1,
+        description="The User-Agent header of every request.",
+    )
+
+
+class SourceSettings(_Section):
+    """One listing to fetch."""
+
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        max_length=64,
+        description="Required, unique: how commands and reports name this source.",
+    )
+    kind: str = Field(description="Required: one of the kinds listed above.")
+    url: str | None = Field(
+        default=None,
+        description="An http(s):// or file:// URL; give either url or path.",
+        examples=["https://rss.arxiv.org/rss/cs.LG"],
+    )
+    path: str | None = Field(
+        default=None,
+        description="A file on this machine, instead of url.",
+        examples=["picks.txt"],
+    )
+    schedule: str = Field(
+        default="5 * * * *", description="When `digest schedule` fetches it: a crontab line."
+    )
+    schedule_timezone: str | None = Field(
+        default=None,
+        description="The time zone of schedule (default: the site's).",
+        examples=["America/New_York"],
+    )
+    enabled: bool = Field(
+        default=True, description="false: fetched only when named on the command line."
+    )
+    max_results: int = Field(
+        default=2000, ge=1, le=100_000, description="arxiv-api: stop after this many papers."
+    )
+    page_size: int = Field(default=100, ge=1, le=2000, description="arxiv-api: papers per request.")
+    api_url: str = Field(
+        default="https://export.arxiv.org/api/query",
+        description="arxiv-ids: where the ids are looked up.",
+    )
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in SOURCE_KINDS:
+            raise ValueError(f"unknown kind {value!r} (one of: {', '.join(SOURCE_KINDS)})")
+        return value
+
+    @field_validator("url", "api_url")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("http", "https", "file"):
+            raise ValueError(f"must be an http(s):// or file:// URL, got {value!r}")
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _crontab(cls, value: str) -> str:
+        cron_trigger(value, "UTC")
+        return value
+
+    @field_validator("schedule_timezone")
+    @classmethod
+    def _schedule_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_timezone(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_location(self) -> SourceSettings:
+        if (self.url is None) == (self.path is None):
+            raise ValueError(f"source {self.name!r} needs exactly one of 'url' or 'path'")
+        return self
+
+    @property
+    def location(self) -> str:
+        return self.url or self.path or ""
+
+
+class SiteSettings(_Section):
+    """The published site: archive, feeds, and the links in every email."""
+
+    title: str = Field(default="Paper Digest", description="The name readers see.")
+    description: str = Field(
+        default="New research papers, picked for you.", description="One line under the title."
+    )
+    base_url: str = Field(
+        default="http://localhost:8000",
+        description="Where the site is served; every link in emails and feeds starts here.",
+    )
+    timezone: str = Field(default="UTC", description="IANA name; decides where a day starts.")
+    language: str = Field(default="en", description="The language of the pages and feeds.")
+    templates: str | None = Field(
+        default=None,
+        description="A folder whose templates override the built-in ones.",
+        examples=["my-templates"],
+    )
+    out_dir: str = Field(
+        default="site", description="Where the archive, the feeds and the previews are written."
+    )
+    feed_items: int = Field(default=50, ge=1, le=1000, description="Picks per topic feed.")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"must be an absolute http(s) URL, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        check_timezone(value)
+        return value
+
+
+class TopicSettings(_Section):
+    """One topic readers can follow."""
+
+    slug: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]*$",
+        max_length=40,
+        description="Required: used in URLs and feed names.",
+    )
+    name: str = Field(description="Required: the topic's title.")
+    description: str = Field(default="", description="A line about the topic.")
+    keywords: list[str] = Field(
+        default=[], description="Words or phrases that make a paper relevant."
+    )
+    exclude: list[str] = Field(
+        default=[], description="A paper containing one of these is never picked."
+    )
+    categories: list[str] = Field(default=[], description="arXiv categories that count in favour.")
+    authors: list[str] = Field(
+        default=[], description='Followed authors ("Jane Doe" also matches "J. Doe").'
+    )
+    seed_papers: list[str] = Field(
+        default=[], description="arXiv ids of papers this topic resembles."
+    )
+    max_items: int = Field(default=5, ge=1, le=50, description="Picks per edition.")
+
+
+class RankSettings(_Section):
+    """How highlights are picked."""
+
+    relevance_floor: float = Field(
+        default=1.0, ge=0, le=1e6, description="Below this a paper is not a highlight, however few."
+    )
+    include_replacements: bool = Field(
+        default=False, description="Whether revised versions of older papers can be highlights."
+    )
+    diversity_threshold: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Picks this similar (tf-idf cosine) are near-duplicates.",
+    )
+    freshness_days: float = Field(
+        default=3.0, gt=0, le=3650, description="How fast a paper's freshness fades, in days."
+    )
+
+
+class SmtpSettings(_Section):
+    """The relay that sends when transport = "smtp"."""
+
+    host: str = Field(default="localhost", description="The SMTP server.")
+    port: int = Field(default=587, ge=1, le=65535, description="Its port.")
+    security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", description="starttls | tls (implicit, port 465) | none."
+    )
+    username: str | None = Field(
+        default=None, description="Log in as this user.", examples=["digest"]
+    )
+    password_env: str = Field(
+        default="DIGEST_SMTP_PASSWORD",
+        description="The NAME of the environment variable holding the password.",
+    )
+    connections: int = Field(
+        default=2, ge=1, le=64, description="Parallel connections, each reused for many messages."
+    )
+    rate: float = Field(
+        default=0.0,
+        ge=0,
+        le=10_000,
+        description="Messages per second over all connections (0: no cap).",
+    )
+    timeout: float = Field(
+        default=30.0, gt=0, le=_HOUR, description="Seconds to wait for the server."
+    )
+    helo: str | None = Field(
+        default=None,
+        description="The name to greet the server with.",
+        examples=["papers.example.org"],
+    )
+    ca_file: str | None = Field(
+        default=None,
+        description="A CA bundle to trust for the server's certificate (default: the system's).",
+        examples=["ca.pem"],
+    )
+
+
+class DkimSettings(_Section):
+    """Optional DKIM signing of every message."""
+
+    selector: str = Field(description="The DKIM selector.", examples=["digest"])
+    domain: str = Field(description="The signing domain.", examples=["papers.example.org"])
+    private_key_path: str = Field(description="The PEM private key.", examples=["dkim.key"])
+
+
+class MailSettings(_Section):
+    """How editions are mailed."""
+
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, allow_inf_nan=False, populate_by_name=True
+    )
+
+    sender: str | None = Field(
+        default=None,
+        alias="from",
+        description="The From address (default: the site title at digest@<site host>).",
+        examples=["Paper Digest <digest@papers.example.org>"],
+    )
+    reply_to: str | None = Field(
+        default=None, description="A Reply-To address.", examples=["editors@papers.example.org"]
+    )
+    transport: Literal["outbox", "smtp"] = Field(
+        default="outbox", description="outbox (.eml files, nothing is sent) | smtp."
+    )
+    outbox_dir: str = Field(default="outbox", description="Where the outbox transport writes.")
+    send_empty: bool = Field(
+        default=False, description="Whether an edition with no highlights is sent."
+    )
+    unsubscribe_address: str | None = Field(
+        default=None,
+        description="The List-Unsubscribe mailto (default: unsubscribe@<site host>).",
+        examples=["unsubscribe@papers.example.org"],
+    )
+    max_papers: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description="Papers per email, unless the reader chose another number.",
+    )
+    max_attempts: int = Field(
+        default=5, ge=1, le=50, description="Attempts (4xx answers, dropped links) before 'failed'."
+    )
+    retry_delays: list[float] = Field(
+        default=[2.0, 10.0], max_length=10, description="Pauses (s) before retrying within a run."
+    )
+    retry_after: float = Field(
+        default=300.0,
+        ge=0,
+        le=_DAY,
+        description="Later runs retry after retry_after * 2^(attempts - 1) s.",
+    )
+    bounce_limit: int = Field(
+        default=2,
+        ge=1,
+        le=1000,
+        description="5xx answers after which a reader is no longer mailed.",
+    )
+    claim_timeout: float = Field(
+        default=900.0,
+        gt=0,
+        le=_DAY,
+        description="A claimed edition whose sender vanished goes again (s).",
+    )
+    smtp: SmtpSettings = Field(default=SmtpSettings(), description="The SMTP relay.")
+    dkim: DkimSettings | None = Field(default=None, description="Optional DKIM signing.")
+
+    @field_validator("sender")
+    @classmethod
+    def _from(cls, value: str | None) -> str | None:
+        return check_address(value, named=True)
+
+    @field_validator("reply_to", "unsubscribe_address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        return check_address(value)
+
+    @field_validator("retry_delays")
+    @classmethod
+    def _delays(cls, value: list[float]) -> list[float]:
+        if any(not 0 <= delay <= _HOUR for delay in value):
+            raise ValueError(f"every delay must be between 0 and 3600 seconds, got {value!r}")
+        return value
+
+
+class WebSettings(_Section):
+    """`digest serve`."""
+
+    host: str = Field(default="127.0.0.1", description="The address to listen on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="The port to listen on.")
+    subscribe_limit: int = Field(
+        default=5, ge=1, le=100_000, description="Subscribe requests per client address per window."
+    )
+    subscribe_window: float = Field(
+        default=600.0, gt=0, le=_DAY, description="The rate limit's window, in seconds."
+    )
+    behind_proxy: bool = Field(
+        default=False,
+        description="Trust X-Forwarded-For from a reverse proxy for the client address.",
+    )
+
+
+class ScheduleSettings(_Section):
+    """`digest schedule`, the daemon."""
+
+    deliver_every: float = Field(
+        default=300.0, gt=0, le=_DAY, description="Seconds between delivery ticks."
+    )
+    misfire_grace: float = Field(
+        default=6 * _HOUR,
+        ge=1,
+        le=30 * _DAY,
+        description="A run missed while the daemon was down is made up if at most this late (s).",
+    )
+    lock_timeout: float = Field(
+        default=120.0, ge=5, le=_DAY, description="A daemon silent this long (s) loses its lock."
+    )
+
+
+class Settings(_Section):
+    store: StoreSettings = StoreSettings()
+    fetch: FetchSettings = FetchSettings()
+    site: SiteSettings = SiteSettings()
+    rank: RankSettings = RankSettings()
+    mail: MailSettings = MailSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    web: WebSettings = WebSettings()
+    sources: list[SourceSettings] = []
+    topics: list[TopicSettings] = []
+    #: The file these settings came from (None for the built-in sample settings).
+    origin: str | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Settings:
+        for kind, names in (
+            ("source name", [s.name for s in self.sources]),
+            ("topic slug", [t.slug for t in self.topics]),
+        ):
+            seen: set[str] = set()
+            for name in names:
+                if name in seen:
+                    raise ValueError(f"duplicate {kind} {name!r}")
+                seen.add(name)
+        return self
+
+    @property
+    def site_host(self) -> str:
+        return urlsplit(self.site.base_url).hostname or "localhost"
+
+    @property
+    def unsubscribe_address(self) -> str:
+        return self.mail.unsubscribe_address or f"unsubscribe@{self.site_host}"
+
+    @property
+    def sender(self) -> str:
+        if self.mail.sender:
+            return self.mail.sender
+        return formataddr((self.site.title, f"digest@{self.site_host}"))
+
+    def source(self, name: str) -> SourceSettings:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        known = ", ".join(s.name for s in self.sources) or "none configured"
+        raise ConfigError(f"unknown source {name!r} (known: {known})")
+
+    def topic(self, slug: str) -> TopicSettings:
+        for topic in self.topics:
+            if topic.slug == slug:
+                return topic
+        known = ", ".join(t.slug for t in self.topics) or "none configured"
+        raise ConfigError(f"unknown topic {slug!r} (known: {known})")
