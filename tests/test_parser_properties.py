@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from digest.errors import ParseError
+from digest.limits import bounded
 from digest.models import Paper
 from digest.sources import arxiv_api, arxiv_ids, arxiv_rss, feed, hf_daily, listing
 
@@ -38,6 +39,7 @@ def check(kind: str, data: bytes) -> None:
     papers = result.papers if hasattr(result, "papers") else []
     for paper in papers:
         assert isinstance(paper, Paper) and paper.id and isinstance(paper.title, str)
+        assert bounded(paper) is paper  # every field within the stored fields' caps
 
 
 @pytest.mark.parametrize("kind", sorted(PARSERS))
@@ -72,3 +74,12 @@ def damaged(draw, kind):
 @given(data=st.data())
 def test_damaged_real_documents(kind, data):
     check(kind, data.draw(damaged(kind)))
+
+
+@pytest.mark.parametrize("kind", ["arxiv-rss", "feed"])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(size=st.integers(0, 60_000), field=st.sampled_from([b"<title>", b"<dc:creator>"]))
+def test_oversized_fields_stay_within_the_caps(kind, size, field):
+    seed = SEEDS["arxiv-rss"]
+    at = seed.index(field, seed.index(b"<item>")) + len(field)
+    check(kind, seed[:at] + b"Long, " * size + seed[at:])

@@ -45,7 +45,7 @@ def check_address(value: str | None, *, named: bool = False) -> str | None:
         return None
     address = value
     if named:
-        _, address = parseaddr(value, strict=True)
+        _, address = parseaddr(value)
         if not address or "\n" in value or "\r" in value:
             raise ValueError(f'not a mail address or "Name <address>", got {value!r}')
     try:
