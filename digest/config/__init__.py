@@ -1,6 +1,6 @@
 """Settings: one TOML file, validated at load into one frozen object.
 
-Every setting is declared once (``sections``), with its default and its help, from which
+Every setting is declared once (``sections``, ``mail``), with its default and its help, from which
 the starter file and the README's configuration block are rendered (``starter``). Layers,
 lowest first: the defaults, the file (``./digest.toml``, ``--config PATH`` or
 ``DIGEST_CONFIG``), then environment variables for the few things that differ per machine
@@ -24,15 +24,13 @@ from digest.config.load import (
     resolve_paths,
     sample_settings,
 )
+from digest.config.mail import DkimSettings, MailSettings, SmtpSettings
 from digest.config.sections import (
-    DkimSettings,
     FetchSettings,
-    MailSettings,
     RankSettings,
     ScheduleSettings,
     Settings,
     SiteSettings,
-    SmtpSettings,
     SourceSettings,
     StoreSettings,
     TopicSettings,

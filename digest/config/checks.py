@@ -1,4 +1,5 @@
-"""Checks the settings' validators share: crontab lines, time zones, mail addresses."""
+"""What every section shares: the base model, and the checks its validators make
+(crontab lines, time zones, mail addresses)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,16 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict
+
+HOUR = 3600.0
+DAY = 24 * HOUR
+
+
+class Section(BaseModel):
+    # allow_inf_nan=False: "inf" and "nan" are never a sensible timeout, rate or weight.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
 
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

@@ -4,27 +4,19 @@ file and the README show (``digest.config.starter`` renders them)."""
 from __future__ import annotations
 
 from email.utils import formataddr
-from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from digest import __version__
-from digest.config.checks import check_address, check_timezone, cron_trigger
+from digest.config.checks import DAY, HOUR, Section, check_timezone, cron_trigger
+from digest.config.mail import MailSettings
 from digest.errors import ConfigError
 from digest.limits import DEFAULT_MAX_BYTES
 from digest.sources import SOURCE_KINDS
 
-_HOUR = 3600.0
-_DAY = 24 * _HOUR
 
-
-class _Section(BaseModel):
-    # allow_inf_nan=False: "inf" and "nan" are never a sensible timeout, rate or weight.
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
-
-
-class StoreSettings(_Section):
+class StoreSettings(Section):
     """Where papers, subscribers and the delivery ledger live."""
 
     url: str = Field(
@@ -33,16 +25,16 @@ class StoreSettings(_Section):
     )
 
 
-class FetchSettings(_Section):
+class FetchSettings(Section):
     """How sources are downloaded."""
 
     timeout: float = Field(
-        default=30.0, gt=0, le=_HOUR, description="Seconds to wait for the network."
+        default=30.0, gt=0, le=HOUR, description="Seconds to wait for the network."
     )
     deadline: float = Field(
         default=120.0,
         gt=0,
-        le=_DAY,
+        le=DAY,
         description="Seconds one request may take in all (a server that dribbles is cut off).",
     )
     max_bytes: int = Field(
@@ -58,18 +50,18 @@ class FetchSettings(_Section):
         description="Retries on connection errors, 5xx and 429 (Retry-After).",
     )
     backoff: float = Field(
-        default=2.0, ge=0, le=_HOUR, description="First retry delay in seconds, doubled each time."
+        default=2.0, ge=0, le=HOUR, description="First retry delay in seconds, doubled each time."
     )
     max_retry_after: float = Field(
         default=300.0,
         ge=0,
-        le=_DAY,
+        le=DAY,
         description="The longest Retry-After (s) a server may ask for.",
     )
     arxiv_api_interval: float = Field(
         default=3.0,
         ge=0,
-        le=_HOUR,
+        le=HOUR,
         description="Seconds between arXiv API requests (arXiv's terms: at least 3).",
     )
     user_agent: str = Field(
@@ -79,7 +71,7 @@ class FetchSettings(_Section):
     )
 
 
-class SourceSettings(_Section):
+class SourceSettings(Section):
     """One listing to fetch."""
 
     name: str = Field(
@@ -156,7 +148,7 @@ class SourceSettings(_Section):
         return self.url or self.path or ""
 
 
-class SiteSettings(_Section):
+class SiteSettings(Section):
     """The published site: archive, feeds, and the links in every email."""
 
     title: str = Field(default="Paper Digest", description="The name readers see.")
@@ -194,7 +186,7 @@ class SiteSettings(_Section):
         return value
 
 
-class TopicSettings(_Section):
+class TopicSettings(Section):
     """One topic readers can follow."""
 
     slug: str = Field(
@@ -220,7 +212,7 @@ class TopicSettings(_Section):
     max_items: int = Field(default=5, ge=1, le=50, description="Picks per edition.")
 
 
-class RankSettings(_Section):
+class RankSettings(Section):
     """How highlights are picked."""
 
     relevance_floor: float = Field(
@@ -240,133 +232,7 @@ class RankSettings(_Section):
     )
 
 
-class SmtpSettings(_Section):
-    """The relay that sends when transport = "smtp"."""
-
-    host: str = Field(default="localhost", description="The SMTP server.")
-    port: int = Field(default=587, ge=1, le=65535, description="Its port.")
-    security: Literal["starttls", "tls", "none"] = Field(
-        default="starttls", description="starttls | tls (implicit, port 465) | none."
-    )
-    username: str | None = Field(
-        default=None, description="Log in as this user.", examples=["digest"]
-    )
-    password_env: str = Field(
-        default="DIGEST_SMTP_PASSWORD",
-        description="The NAME of the environment variable holding the password.",
-    )
-    connections: int = Field(
-        default=2, ge=1, le=64, description="Parallel connections, each reused for many messages."
-    )
-    rate: float = Field(
-        default=0.0,
-        ge=0,
-        le=10_000,
-        description="Messages per second over all connections (0: no cap).",
-    )
-    timeout: float = Field(
-        default=30.0, gt=0, le=_HOUR, description="Seconds to wait for the server."
-    )
-    helo: str | None = Field(
-        default=None,
-        description="The name to greet the server with.",
-        examples=["papers.example.org"],
-    )
-    ca_file: str | None = Field(
-        default=None,
-        description="A CA bundle to trust for the server's certificate (default: the system's).",
-        examples=["ca.pem"],
-    )
-
-
-class DkimSettings(_Section):
-    """Optional DKIM signing of every message."""
-
-    selector: str = Field(description="The DKIM selector.", examples=["digest"])
-    domain: str = Field(description="The signing domain.", examples=["papers.example.org"])
-    private_key_path: str = Field(description="The PEM private key.", examples=["dkim.key"])
-
-
-class MailSettings(_Section):
-    """How editions are mailed."""
-
-    model_config = ConfigDict(
-        extra="forbid", strict=True, frozen=True, allow_inf_nan=False, populate_by_name=True
-    )
-
-    sender: str | None = Field(
-        default=None,
-        alias="from",
-        description="The From address (default: the site title at digest@<site host>).",
-        examples=["Paper Digest <digest@papers.example.org>"],
-    )
-    reply_to: str | None = Field(
-        default=None, description="A Reply-To address.", examples=["editors@papers.example.org"]
-    )
-    transport: Literal["outbox", "smtp"] = Field(
-        default="outbox", description="outbox (.eml files, nothing is sent) | smtp."
-    )
-    outbox_dir: str = Field(default="outbox", description="Where the outbox transport writes.")
-    send_empty: bool = Field(
-        default=False, description="Whether an edition with no highlights is sent."
-    )
-    unsubscribe_address: str | None = Field(
-        default=None,
-        description="The List-Unsubscribe mailto (default: unsubscribe@<site host>).",
-        examples=["unsubscribe@papers.example.org"],
-    )
-    max_papers: int = Field(
-        default=10,
-        ge=1,
-        le=100,
-        description="Papers per email, unless the reader chose another number.",
-    )
-    max_attempts: int = Field(
-        default=5, ge=1, le=50, description="Attempts (4xx answers, dropped links) before 'failed'."
-    )
-    retry_delays: list[float] = Field(
-        default=[2.0, 10.0], max_length=10, description="Pauses (s) before retrying within a run."
-    )
-    retry_after: float = Field(
-        default=300.0,
-        ge=0,
-        le=_DAY,
-        description="Later runs retry after retry_after * 2^(attempts - 1) s.",
-    )
-    bounce_limit: int = Field(
-        default=2,
-        ge=1,
-        le=1000,
-        description="5xx answers after which a reader is no longer mailed.",
-    )
-    claim_timeout: float = Field(
-        default=900.0,
-        gt=0,
-        le=_DAY,
-        description="A claimed edition whose sender vanished goes again (s).",
-    )
-    smtp: SmtpSettings = Field(default=SmtpSettings(), description="The SMTP relay.")
-    dkim: DkimSettings | None = Field(default=None, description="Optional DKIM signing.")
-
-    @field_validator("sender")
-    @classmethod
-    def _from(cls, value: str | None) -> str | None:
-        return check_address(value, named=True)
-
-    @field_validator("reply_to", "unsubscribe_address")
-    @classmethod
-    def _address(cls, value: str | None) -> str | None:
-        return check_address(value)
-
-    @field_validator("retry_delays")
-    @classmethod
-    def _delays(cls, value: list[float]) -> list[float]:
-        if any(not 0 <= delay <= _HOUR for delay in value):
-            raise ValueError(f"every delay must be between 0 and 3600 seconds, got {value!r}")
-        return value
-
-
-class WebSettings(_Section):
+class WebSettings(Section):
     """`digest serve`."""
 
     host: str = Field(default="127.0.0.1", description="The address to listen on.")
@@ -375,7 +241,7 @@ class WebSettings(_Section):
         default=5, ge=1, le=100_000, description="Subscribe requests per client address per window."
     )
     subscribe_window: float = Field(
-        default=600.0, gt=0, le=_DAY, description="The rate limit's window, in seconds."
+        default=600.0, gt=0, le=DAY, description="The rate limit's window, in seconds."
     )
     behind_proxy: bool = Field(
         default=False,
@@ -383,24 +249,24 @@ class WebSettings(_Section):
     )
 
 
-class ScheduleSettings(_Section):
+class ScheduleSettings(Section):
     """`digest schedule`, the daemon."""
 
     deliver_every: float = Field(
-        default=300.0, gt=0, le=_DAY, description="Seconds between delivery ticks."
+        default=300.0, gt=0, le=DAY, description="Seconds between delivery ticks."
     )
     misfire_grace: float = Field(
-        default=6 * _HOUR,
+        default=6 * HOUR,
         ge=1,
-        le=30 * _DAY,
+        le=30 * DAY,
         description="A run missed while the daemon was down is made up if at most this late (s).",
     )
     lock_timeout: float = Field(
-        default=120.0, ge=5, le=_DAY, description="A daemon silent this long (s) loses its lock."
+        default=120.0, ge=5, le=DAY, description="A daemon silent this long (s) loses its lock."
     )
 
 
-class Settings(_Section):
+class Settings(Section):
     store: StoreSettings = StoreSettings()
     fetch: FetchSettings = FetchSettings()
     site: SiteSettings = SiteSettings()

@@ -10,7 +10,6 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-import feedparser
 from lxml import etree
 
 from digest.errors import FetchError, ParseError
@@ -197,7 +196,10 @@ _XML_PARSER = etree.XMLParser(
 
 
 def parse_feed(data: bytes) -> Any:
-    """feedparser's reading of a feed; its crashes on hostile bytes become our error."""
+    """feedparser's reading of a feed; its crashes on hostile bytes become our error.
+    (Imported here: loading the settings imports the adapters, and needs no feedparser.)"""
+    import feedparser
+
     try:
         return feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
     except Exception as exc:  # feedparser raises whatever its decoders raise
