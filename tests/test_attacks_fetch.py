@@ -288,6 +288,7 @@ def test_the_deadline_lets_a_prompt_answer_through(server):
     [
         ('[mail]\nfrom = "nobody"\n', "'mail.from'"),
         ('[mail]\nfrom = "Digest <nobody>"\n', "'mail.from'"),
+        ('[mail]\nfrom = "a@example.org, b@example.org"\n', "'mail.from'"),
         ('[mail]\nreply_to = "not an address"\n', "'mail.reply_to'"),
         ('[mail]\nunsubscribe_address = "@example.org"\n', "'mail.unsubscribe_address'"),
         ("[fetch]\ntimeout = inf\n", "'fetch.timeout'"),

@@ -45,8 +45,9 @@ def test_every_key_of_every_section_has_help():
         if model is not Settings
         for name, field in model.model_fields.items()
         if not field.description
+        or (field.default is None and not field.examples and _model_of(field) is None)
     ]
-    assert not missing
+    assert not missing, "each setting needs a description, and an example if it has no default"
 
 
 def test_the_starter_file_loads_as_the_defaults_and_its_examples():

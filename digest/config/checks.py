@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from email.utils import parseaddr
+from email.utils import getaddresses, parseaddr
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -57,7 +57,7 @@ def check_address(value: str | None, *, named: bool = False) -> str | None:
     address = value
     if named:
         _, address = parseaddr(value)
-        if not address or "\n" in value or "\r" in value:
+        if not address or "\n" in value or "\r" in value or len(getaddresses([value])) != 1:
             raise ValueError(f'not a mail address or "Name <address>", got {value!r}')
     try:
         validate_email(address, check_deliverability=False)

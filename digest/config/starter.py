@@ -118,10 +118,9 @@ def _key(key: str, field: FieldInfo, off: bool = False) -> list[str]:
         if not (off and field.examples):
             raise ValueError(f"{key}: a required key needs an example table")
         return help_lines + [f"{key} = {toml_value(field.examples[0])}"]
-    if field.default is None:
-        if not field.examples:
-            raise ValueError(f"{key}: an optional key without a default needs an example")
-        return help_lines + [f"# {key} = {toml_value(field.examples[0])}"]
+    if field.default is None:  # TOML has no null: the key is shown commented out
+        example = toml_value(field.examples[0]) if field.examples else "…"
+        return help_lines + [f"# {key} = {example}"]
     return help_lines + [f"{key} = {toml_value(field.default)}"]
 
 
