@@ -106,10 +106,19 @@ class HttpClient:
         last_modified: str | None = None,
         min_interval: float = 0.0,
         accept: str | None = None,
+        max_bytes: int | None = None,
     ) -> Response:
-        """GET ``url``; a 304 comes back as a response with ``not_modified`` set."""
+        """GET ``url``; a 304 comes back as a response with ``not_modified`` set.
+
+        ``max_bytes`` lowers ``[fetch] max_bytes`` for this answer (what is left of a
+        source's budget when it takes several requests)."""
+        cap = (
+            self.settings.max_bytes
+            if max_bytes is None
+            else min(max_bytes, self.settings.max_bytes)
+        )
         if urlsplit(url).scheme == "file":
-            return read_file(file_url_path(url), url, self.settings.max_bytes)
+            return read_file(file_url_path(url), url, cap)
         headers: dict[str, str] = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -123,7 +132,9 @@ class HttpClient:
             self._wait_for_turn(host, min_interval)
             try:
                 with self._deadline.within(self.settings.deadline):
-                    response, retry_after = self._get_once(url, headers, attempt + 1 < attempts)
+                    response, retry_after = self._get_once(
+                        url, headers, cap, attempt + 1 < attempts
+                    )
             except httpx.InvalidURL as exc:
                 raise FetchError(f"invalid URL {url!r}: {exc}") from exc
             except httpx.TransportError as exc:
@@ -146,18 +157,17 @@ class HttpClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _get_once(
-        self, url: str, headers: dict[str, str], may_retry: bool
+        self, url: str, headers: dict[str, str], cap: int, may_retry: bool
     ) -> tuple[Response | None, tuple[str, str | None]]:
         """One GET: the response, or None and (reason, Retry-After) when worth retrying."""
         with self._client.stream("GET", url, headers=headers) as reply:
             if reply.status_code in RETRY_STATUSES and may_retry:
                 reason = f"HTTP {reply.status_code} from {url}"
                 return None, (reason, reply.headers.get("Retry-After"))
-            return self._response(url, reply), ("", None)
+            return self._response(url, reply, cap), ("", None)
 
-    def _body(self, url: str, reply: httpx.Response) -> bytes:
-        """The body, decoded, never more than ``max_bytes`` downloaded or inflated."""
-        cap = self.settings.max_bytes
+    def _body(self, url: str, reply: httpx.Response, cap: int) -> bytes:
+        """The body, decoded, never more than ``cap`` bytes downloaded or inflated."""
         what = f"the answer from {url}"
         raw: Iterator[bytes] = count_raw(reply.iter_raw(), cap, what)
         encodings = [e for e in reply.headers.get("Content-Encoding", "").split(",") if e.strip()]
@@ -166,7 +176,7 @@ class HttpClient:
         body = read_capped(raw, cap, what, encodings[0] if encodings else "identity")
         return inflate_gzip(body, cap, what) if body[:2] == b"\x1f\x8b" else body
 
-    def _response(self, url: str, reply: httpx.Response) -> Response:
+    def _response(self, url: str, reply: httpx.Response, cap: int) -> Response:
         if reply.status_code == 304:
             return Response(
                 url,
@@ -180,7 +190,7 @@ class HttpClient:
         return Response(
             url=str(reply.url),
             status=reply.status_code,
-            content=self._body(url, reply),
+            content=self._body(url, reply, cap),
             content_type=reply.headers.get("Content-Type"),
             etag=reply.headers.get("ETag"),
             last_modified=reply.headers.get("Last-Modified"),

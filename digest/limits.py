@@ -86,6 +86,20 @@ def _split(data: bytes) -> Iterator[bytes]:
         yield data[start : start + _STEP]
 
 
+class Budget:
+    """What is left of one source's ``max_bytes`` when it takes several requests."""
+
+    def __init__(self, cap: int, what: str) -> None:
+        self.cap = cap
+        self.left = cap
+        self.what = what
+
+    def spend(self, size: int) -> None:
+        self.left -= size
+        if self.left < 0:
+            raise too_large(self.what, self.cap)
+
+
 # What one paper may bring into the store, whatever its source says. arXiv abstracts stay
 # under 2,000 characters and titles under 300; collaborations list a few thousand authors.
 MAX_TITLE = 1_000

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from conftest import SAMPLE, make_settings
@@ -65,7 +66,7 @@ class ScriptedServer:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-                writer = outer.routes.get(self.path)
+                writer = outer.routes.get(urlsplit(self.path).path)
                 if writer is None:
                     self.send_error(404)
                     return
@@ -241,6 +242,40 @@ def test_stored_fields_are_capped(tmp_path):
         store.close()
     assert not report.failed and stored is not None
     assert len(stored.title) <= MAX_TITLE and len(stored.authors) <= MAX_AUTHORS
+
+
+def api_page(handler: BaseHTTPRequestHandler, stop: threading.Event) -> None:
+    """An arXiv API page of 100 entries (about 0.4 MB) out of 10,000 results."""
+    start = int(dict(p.split("=", 1) for p in urlsplit(handler.path).query.split("&"))["start"])
+    entries = "".join(
+        f"<entry><id>http://arxiv.org/abs/2401.{start + i:05d}v1</id><title>Paper {i}</title>"
+        f"<summary>{'text ' * 800}</summary></entry>"
+        for i in range(100)
+    )
+    body = (
+        '<feed xmlns="http://www.w3.org/2005/Atom" '
+        'xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">'
+        f"<opensearch:totalResults>10000</opensearch:totalResults>{entries}</feed>"
+    ).encode()
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def test_a_paged_source_shares_one_budget_across_its_pages(server, tmp_path):
+    url = server.serve("/api/query", api_page)
+    settings = make_settings(
+        tmp_path,
+        [{"name": "api", "kind": "arxiv-api", "url": url, "max_results": 10_000}],
+        fetch={"max_bytes": CAP, "retries": 0, "arxiv_api_interval": 0.0},
+    )
+    store = Store.open(settings.store.url)
+    try:
+        (report,) = fetch_sources(settings, store, now=lambda: NOW)
+    finally:
+        store.close()
+    assert report.failed and "max_bytes" in report.summary()
 
 
 # -- #9.6: a total deadline per request ------------------------------------------------

@@ -17,7 +17,7 @@ from lxml import etree
 
 from digest.errors import ParseError
 from digest.ids import parse_arxiv_id
-from digest.limits import bounded_all
+from digest.limits import Budget, bounded_all
 from digest.models import Paper
 from digest.sources.base import (
     NS,
@@ -131,12 +131,15 @@ def fetch_pages(url: str, ctx: FetchContext, cap: int, page_size: int) -> tuple[
     papers: list[Paper] = []
     start = 0
     requests = 0
+    budget = Budget(ctx.settings.max_bytes, f"the answers to {url}")
     while len(papers) < cap:
         wanted = min(page_size, cap - len(papers))
         response = ctx.http.get(
             with_params(url, start=start, max_results=wanted),
             min_interval=ctx.settings.arxiv_api_interval,
+            max_bytes=budget.left,
         )
+        budget.spend(len(response.content))
         requests += 1
         page = parse_page(response.content)
         papers.extend(page.papers)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from digest.errors import ParseError
 from digest.ids import ArxivId, parse_arxiv_id
+from digest.limits import Budget
 from digest.models import Paper
 from digest.sources.arxiv_api import parse_page, with_params
 from digest.sources.base import (
@@ -55,13 +56,17 @@ class ArxivIdsAdapter:
             raise ParseError(f"no arXiv ids in the list ({bad[0]})")
         papers: list[Paper] = []
         requests = 1
+        budget = Budget(ctx.settings.max_bytes, f"the answers to {source.api_url}")
+        budget.spend(len(response.content))
         for start in range(0, len(ids), BATCH):
             batch = ids[start : start + BATCH]
             id_list = ",".join(f"{a.id}v{a.version}" if a.version else a.id for a in batch)
             url = with_params(source.api_url, id_list=id_list, max_results=len(batch))
-            page = parse_page(
-                ctx.http.get(url, min_interval=ctx.settings.arxiv_api_interval).content
+            answer = ctx.http.get(
+                url, min_interval=ctx.settings.arxiv_api_interval, max_bytes=budget.left
             )
+            budget.spend(len(answer.content))
+            page = parse_page(answer.content)
             requests += 1
             papers.extend(page.papers)
         found = {p.id for p in papers}
