@@ -23,43 +23,44 @@ def too_large(what: str, cap: int) -> FetchError:
     return FetchError(f"{what} is larger than [fetch] max_bytes = {cap} bytes")
 
 
-def _decompressor(encoding: str) -> zlib._Decompress | None:
+def _decompressor(encoding: str, what: str) -> zlib._Decompress | None:
     """A streaming decoder for a Content-Encoding (None: the bytes are as they are)."""
-    if encoding == "gzip" or encoding == "x-gzip":
+    if encoding in ("identity", ""):
+        return None
+    if encoding in ("gzip", "x-gzip"):
         return zlib.decompressobj(16 + zlib.MAX_WBITS)
     if encoding == "deflate":
         return zlib.decompressobj(zlib.MAX_WBITS)  # raw deflate is handled on the first chunk
-    return None
+    raise FetchError(f"{what} uses an unsupported content encoding {encoding!r}")
 
 
-def _inflate_chunks(chunks: Iterable[bytes], encoding: str, cap: int, what: str) -> Iterator[bytes]:
-    decoder = _decompressor(encoding)
+def _inflate_chunks(chunks: Iterable[bytes], encoding: str, what: str) -> Iterator[bytes]:
+    """The inflated bytes, at most ``_STEP`` at a time whatever one chunk inflates to."""
+    decoder = _decompressor(encoding, what)
     if decoder is None:
         yield from chunks
         return
     first = True
-    for chunk in chunks:
-        if first and encoding == "deflate" and chunk and (chunk[0] & 0x0F) != 8:
-            decoder = zlib.decompressobj(-zlib.MAX_WBITS)  # deflate without the zlib header
-        first = False
-        data = chunk
-        while data:
-            try:
-                out = decoder.decompress(data, cap + 1)
-            except zlib.error as exc:
-                raise FetchError(f"{what} cannot be inflated ({encoding}): {exc}") from exc
-            yield out
-            data = decoder.unconsumed_tail
-            if len(out) > cap:
+    try:
+        for chunk in chunks:
+            if first and encoding == "deflate" and chunk and (chunk[0] & 0x0F) != 8:
+                decoder = zlib.decompressobj(-zlib.MAX_WBITS)  # deflate without zlib's header
+            first = False
+            data = chunk
+            while data and not decoder.eof:
+                yield decoder.decompress(data, _STEP)
+                data = decoder.unconsumed_tail
+            if decoder.eof:
                 return
-        if decoder.eof:
-            return
+        yield decoder.flush(_STEP)
+    except zlib.error as exc:
+        raise FetchError(f"{what} cannot be inflated ({encoding}): {exc}") from exc
 
 
 def read_capped(chunks: Iterable[bytes], cap: int, what: str, encoding: str = "identity") -> bytes:
     """The bytes of ``chunks`` decoded per ``encoding``, at most ``cap`` of them."""
     buffer = bytearray()
-    for piece in _inflate_chunks(chunks, encoding.strip().lower(), cap, what):
+    for piece in _inflate_chunks(chunks, encoding.strip().lower(), what):
         buffer += piece
         if len(buffer) > cap:
             raise too_large(what, cap)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 import socket
+import zlib
 from datetime import UTC, datetime
 
+import pytest
 from conftest import API_BODIES, API_QUERY, HF_RAW, RSS_ALL, RSS_ATOM, RSS_ERROR, make_settings
 
+from digest.errors import FetchError
 from digest.fetch import fetch_sources
 from digest.store import Store
 
@@ -195,3 +199,27 @@ def test_api_file_and_daily_papers_over_http_merge_into_52_records(
     assert store.count_papers() == 52
     both = [p for p in store.papers() if len(p.sources) == 2]
     assert len(both) == 3 and all(p.upvotes is not None and p.categories for p in both)
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush()
+
+
+@pytest.mark.parametrize(
+    ("encoding", "compress"),
+    [("gzip", gzip.compress), ("deflate", zlib.compress), ("deflate", _raw_deflate)],
+    ids=["gzip", "deflate", "raw-deflate"],
+)
+def test_compressed_answers_are_inflated(http_server, http_client, encoding, compress):
+    body = RSS_ATOM.read_bytes()
+    url = http_server.serve(
+        "/compressed", lambda query: (200, compress(body), {"Content-Encoding": encoding})
+    )
+    assert http_client.get(url).content == body
+
+
+def test_an_unsupported_content_encoding_is_one_line(http_server, http_client):
+    url = http_server.serve("/br", lambda query: (200, b"\x0b\x02\x80", {"Content-Encoding": "br"}))
+    with pytest.raises(FetchError, match="unsupported content encoding 'br'$"):
+        http_client.get(url)
