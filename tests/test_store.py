@@ -9,8 +9,7 @@ import sqlalchemy as sa
 from conftest import API_QUERY, HF_RAW, LISTING, RSS_ALL
 
 from digest.models import Paper
-from digest.sources import SOURCE_PRIORITY
-from digest.sources import arxiv_api, arxiv_rss, hf_daily, listing
+from digest.sources import SOURCE_PRIORITY, arxiv_api, arxiv_rss, hf_daily, listing
 from digest.store import Store
 from digest.store.database import HEAD, MIGRATIONS
 
