@@ -127,15 +127,18 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._stream.get_extra_info(info)
 
 
-def install(backend: DeadlineBackend, transport: httpx.BaseTransport) -> httpx.BaseTransport:
-    """``transport`` with its connections opened through ``backend``.
+def install(backend: DeadlineBackend, client: httpx.Client) -> None:
+    """Open ``client``'s connections through ``backend``: its transport's, and those of the
+    proxies the environment names (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY).
 
-    httpx has no public way to hand its connection pool a network backend, so the pool's
-    is swapped; a transport without one (a test's ``MockTransport``) is returned as it is.
+    httpx has no public way to hand its connection pools a network backend, so each pool's
+    is swapped; a transport without one (a test's ``MockTransport``) is left as it is.
     """
-    pool = getattr(transport, "_pool", None)
-    inner = getattr(pool, "_network_backend", None)
-    if isinstance(inner, httpcore.NetworkBackend) and not isinstance(inner, DeadlineBackend):
-        backend.inner = inner
-        pool._network_backend = backend  # type: ignore[union-attr]
-    return transport
+    transports = [getattr(client, "_transport", None)]
+    transports += list(getattr(client, "_mounts", {}).values())
+    for transport in transports:
+        pool = getattr(transport, "_pool", None)
+        inner = getattr(pool, "_network_backend", None)
+        if isinstance(inner, httpcore.NetworkBackend) and not isinstance(inner, DeadlineBackend):
+            backend.inner = inner  # httpcore's sync backends hold no state: any one serves
+            pool._network_backend = backend  # type: ignore[union-attr]

@@ -86,8 +86,9 @@ class HttpClient:
             timeout=httpx.Timeout(settings.timeout),
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
             follow_redirects=True,
-            transport=install(self._deadline, transport or httpx.HTTPTransport()),
+            transport=transport,
         )
+        install(self._deadline, self._client)
 
     def close(self) -> None:
         self._client.close()

@@ -291,6 +291,18 @@ def test_a_dribbling_server_is_cut_off_at_the_deadline(server, writer):
     assert message == f"no complete answer from {url} within [fetch] deadline = 1 s"
 
 
+def test_a_dribbling_proxy_is_cut_off_at_the_deadline(server, monkeypatch):
+    proxy = server.url("")
+    server.serve("/slow.xml", dribble_body)
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    url = "http://papers.invalid/slow.xml"
+    with client(timeout=5.0, deadline=1.0) as http, pytest.raises(FetchError) as caught:
+        http.get(url)
+    assert str(caught.value) == f"no complete answer from {url} within [fetch] deadline = 1 s"
+
+
 def test_a_server_that_never_answers_is_cut_off_at_the_deadline():
     listener = socket.create_server(("127.0.0.1", 0))  # accepts (backlog), never answers
     try:
