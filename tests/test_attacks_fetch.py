@@ -212,7 +212,8 @@ def test_an_over_cap_source_fails_with_one_line_and_the_others_are_stored(server
         store.close()
     for name in ("bomb", "bomb-file"):
         assert reports[name].failed
-        assert "max_bytes" in reports[name].summary() and "\n" not in reports[name].summary()
+        summary = reports[name].summary()
+        assert f"max_bytes = {CAP} bytes" in summary and "\n" not in summary
     assert not reports["sample"].failed
 
 

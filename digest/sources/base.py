@@ -141,7 +141,7 @@ def get_document(
     min_interval: float = 0.0,
 ) -> Response:
     if source.path is not None:
-        return read_file(Path(source.path))
+        return read_file(Path(source.path), max_bytes=ctx.settings.max_bytes)
     assert source.url is not None
     return ctx.http.get(
         source.url,
