@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from conftest import RSS_ALL, make_settings
 
-from digest.compose import Edition, Highlight, Section
+from digest.compose import Edition, Section
+from digest.picks import Pick
 from digest.config import TopicSettings
 from digest.errors import ConfigError
 from digest.fetch import fetch_sources
@@ -41,7 +42,7 @@ def edition_with(title: str, **paper_fields) -> Edition:
         sources=("s",),
         **paper_fields,
     )
-    section = Section(TOPIC, (Highlight(paper, 3.0, ("phrase 'x' in title",)),), 10, 0)
+    section = Section(TOPIC, (Pick(paper, 3.0, ("phrase 'x' in title",)),), 10, 0)
     return Edition(parse_period("2026-11-27", "UTC"), (section,), 10, NOW)
 
 
@@ -157,7 +158,7 @@ def test_a_huge_edition_sheds_abstract_text_rather_than_be_clipped(tmp_path):
     for n in range(6):
         topic = TopicSettings(slug=f"t{n}", name=f"Topic {n}", max_items=50)
         highlights = tuple(
-            Highlight(
+            Pick(
                 StoredPaper(
                     **{
                         **{f: getattr(paper, f) for f in paper.__slots__},
