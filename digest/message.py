@@ -196,7 +196,6 @@ def _load_dkim(settings: Settings):  # type: ignore[no-untyped-def]
     if config is None:
         return None
     import dkim
-    import dkim.crypto
 
     try:
         key = Path(config.private_key_path).read_bytes()
@@ -204,12 +203,12 @@ def _load_dkim(settings: Settings):  # type: ignore[no-untyped-def]
         raise ConfigError(
             f"mail.dkim.private_key_path: cannot read {config.private_key_path}: {exc.strerror}"
         ) from exc
-    try:
-        dkim.crypto.parse_pem_private_key(key)
-    except dkim.crypto.UnparsableKeyError as exc:
+    try:  # a key that cannot sign is found now, not in the middle of a run
+        dkim.sign(b"From: a@example.org\r\n\r\nx\r\n", b"s", b"example.org", key)
+    except (dkim.DKIMException, ValueError) as exc:
         raise ConfigError(
-            f"mail.dkim.private_key_path: {config.private_key_path} is not a PEM private key "
-            f"({exc})"
+            f"mail.dkim.private_key_path: {config.private_key_path} is not a private key "
+            f"that can sign ({one_line(str(exc), 120) or type(exc).__name__})"
         ) from exc
 
     def sign(message: bytes) -> bytes:
