@@ -348,3 +348,24 @@ def test_a_site_folder_that_is_a_file_is_one_line(tmp_path, command):
     (tmp_path / "site").write_text("not a folder")
     result = run_cli(tmp_path, *command)
     assert_one_line_error(result, "site.out_dir")
+
+
+def test_send_exits_non_zero_and_counts_the_address_it_could_not_send(tmp_path):
+    sink, port, controller = _smtp(smtputf8=False)
+    smtp = f'transport = "smtp"\nretry_delays = [0.0]\n[mail.smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"'
+    try:
+        assert run_cli(tmp_path, "fetch", mail=smtp).returncode == 0
+        settings = make_settings(tmp_path, [], topics=[{"slug": "rl", "name": "RL"}])
+        store = Store.open(settings.store.url)
+        for address in ADDRESSES:
+            request = subscription(settings, email=address, topics="rl", hour=0)
+            store.add_subscriber(request, status="active", now=SAMPLE_NOW - timedelta(days=1))
+        store.close()
+        result = run_cli(tmp_path, "send", "--period", "2026-11-26", mail=smtp)
+    finally:
+        controller.stop()
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "sent 3, skipped 0, retried 0, failed 1, bounced 0" in result.stdout
+    assert len(sink.messages) == 3
+    assert _pending(tmp_path) == []
