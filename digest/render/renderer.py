@@ -47,7 +47,8 @@ class Renderer:
         try:
             return self.env.get_template(name).render(**context)
         except TemplateError as exc:
-            where = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
+            lineno = getattr(exc, "lineno", None)
+            where = f" (line {lineno})" if lineno else ""
             raise ConfigError(f"template {name}{where}: {exc}") from exc
 
     # email
