@@ -216,8 +216,9 @@ class _SmtpConnection:
     def _transaction(smtp: smtplib.SMTP, message: Outgoing) -> Result:
         """MAIL, RCPT, DATA for one message, with smtplib's commands.
 
-        The message is ours: CRLF line ends and 7-bit already, so only dot-stuffing is
-        left to do (cheaper than ``sendmail``'s regular expressions over every message).
+        The message is ours: CRLF line ends and 7-bit already (but for a UTF-8 address,
+        sent with SMTPUTF8), so only dot-stuffing is left to do (cheaper than
+        ``sendmail``'s regular expressions over every message).
         """
         options = ""
         if message.smtputf8:

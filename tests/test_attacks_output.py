@@ -323,6 +323,7 @@ def _pending(tmp_path: Path) -> list[str]:
         store.close()
 
 
+@pytest.mark.slow
 def test_an_unwritable_outbox_is_one_line_and_leaves_nothing_pending(tmp_path):
     (tmp_path / "afile").write_text("not a folder")
     _subscribed(tmp_path, outbox="afile/outbox")
@@ -331,6 +332,7 @@ def test_an_unwritable_outbox_is_one_line_and_leaves_nothing_pending(tmp_path):
     assert _pending(tmp_path) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key", ["garbage", "missing"])
 def test_an_unreadable_dkim_key_is_one_line_and_leaves_nothing_pending(tmp_path, key):
     path = tmp_path / "dkim.pem"
@@ -343,6 +345,7 @@ def test_an_unreadable_dkim_key_is_one_line_and_leaves_nothing_pending(tmp_path,
     assert _pending(tmp_path) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["preview", "--date", "2026-11-26"], ["run"]])
 def test_a_site_folder_that_is_a_file_is_one_line(tmp_path, command):
     (tmp_path / "site").write_text("not a folder")
@@ -350,6 +353,7 @@ def test_a_site_folder_that_is_a_file_is_one_line(tmp_path, command):
     assert_one_line_error(result, "site.out_dir")
 
 
+@pytest.mark.slow
 def test_send_exits_non_zero_and_counts_the_address_it_could_not_send(tmp_path):
     sink, port, controller = _smtp(smtputf8=False)
     smtp = f'transport = "smtp"\nretry_delays = [0.0]\n[mail.smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"'
@@ -369,3 +373,64 @@ def test_send_exits_non_zero_and_counts_the_address_it_could_not_send(tmp_path):
     assert "sent 3, skipped 0, retried 0, failed 1, bounced 0" in result.stdout
     assert len(sink.messages) == 3
     assert _pending(tmp_path) == []
+
+
+def test_an_unwritable_outbox_stops_the_run_before_any_claim(tmp_path):
+    from digest.errors import ConfigError
+
+    (tmp_path / "afile").write_text("not a folder")
+    settings = hostile_settings(tmp_path, outbox_dir=str(tmp_path / "afile" / "outbox"))
+    store = Store.open(settings.store.url)
+    fetch_sources(settings, store, now=lambda: SAMPLE_NOW - timedelta(hours=6))
+    request = subscription(settings, email="reader@example.org", topics="rl")
+    store.add_subscriber(request, status="active", now=SAMPLE_NOW - timedelta(days=1))
+    with pytest.raises(ConfigError, match="mail.outbox_dir: cannot write to"):
+        send_due(settings, store, now=LATER, tokens=TOKENS, sleep=lambda s: None)
+    assert store.deliveries() == []
+    store.close()
+
+
+class _Breaks:
+    """An outbox that raises an unexpected error for one recipient."""
+
+    name = "breaks"
+    max_connections = 2
+
+    def __init__(self, inner, victim: str) -> None:
+        self.inner, self.victim = inner, victim
+
+    def connect(self):
+        connection = self.inner.connect()
+        victim = self.victim
+
+        class Connection:
+            def send(self, message):
+                if message.recipient == victim:
+                    raise RuntimeError("something nobody expected")
+                return connection.send(message)
+
+            def close(self):
+                connection.close()
+
+        return Connection()
+
+
+def test_an_unexpected_error_is_that_deliverys_recorded_failure(tmp_path):
+    from digest.transport import transport_for
+
+    settings = hostile_settings(tmp_path)
+    store = Store.open(settings.store.url)
+    fetch_sources(settings, store, now=lambda: SAMPLE_NOW - timedelta(hours=6))
+    for i in range(5):
+        request = subscription(settings, email=f"reader{i}@example.org", topics="rl")
+        store.add_subscriber(request, status="active", now=SAMPLE_NOW - timedelta(days=1))
+    transport = _Breaks(transport_for(settings), "reader2@example.org")
+    report = send_due(
+        settings, store, now=LATER, tokens=TOKENS, transport=transport, sleep=lambda s: None
+    )
+    assert (report.sent, report.failed, report.stopped) == (4, 1, None)
+    ledger = {store.subscriber_by_id(d.subscriber_id).email: d for d in store.deliveries()}
+    assert ledger["reader2@example.org"].status == "failed"
+    assert "RuntimeError: something nobody expected" in ledger["reader2@example.org"].last_error
+    assert sorted(d.status for d in ledger.values()) == ["failed"] + ["sent"] * 4
+    store.close()
