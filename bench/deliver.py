@@ -32,7 +32,9 @@ from pathlib import Path
 
 from bench.common import DATA, save, table
 from digest.config import load_settings
-from digest.deliver import Dispatcher, SendReport, prepare
+from digest.deliver import SendReport
+from digest.deliver.dispatch import Dispatcher
+from digest.deliver.prepare import prepare
 from digest.deliver.plan import plan
 from digest.models import Paper
 from digest.sources import SOURCE_PRIORITY

@@ -7,6 +7,11 @@ would triple). Headers carry what list mail needs:
 Message-ID, Date, List-Id, List-Unsubscribe (https and mailto) and
 List-Unsubscribe-Post for one-click unsubscribe (RFC 8058). Every header value is
 flattened to one line first, so nothing from a paper can start a header of its own.
+
+Addresses: a domain that is not ASCII is IDNA-encoded (``user@bücher.example`` goes to
+``user@xn--bcher-kva.example``), so an ASCII local part needs nothing special; a local
+part that is not ASCII (``jörg@…``) is written as UTF-8 (RFC 6532) and the message is
+marked as needing a server that offers SMTPUTF8 (RFC 6531).
 """
 
 from __future__ import annotations
@@ -20,8 +25,10 @@ from email.utils import format_datetime, formataddr, parseaddr
 from functools import lru_cache
 from pathlib import Path
 
+import idna
+
 from digest.config import Settings
-from digest.errors import ConfigError
+from digest.errors import ConfigError, DigestError
 from digest.text import one_line
 
 CRLF = b"\r\n"
@@ -47,6 +54,26 @@ class Outgoing:
     sender: str
     data: bytes
     message_id: str
+    #: The recipient's local part is not ASCII: only a server offering SMTPUTF8 takes it.
+    smtputf8: bool = False
+
+
+class AddressError(DigestError):
+    """A recipient's address cannot be written into a message (that delivery fails)."""
+
+
+def mail_address(address: str) -> tuple[str, bool]:
+    """The address as a message carries it (domain IDNA-encoded), and whether its local
+    part needs SMTPUTF8."""
+    local, at, domain = address.strip().rpartition("@")
+    if not at or not local or not domain or not one_line(address) == address.strip():
+        raise AddressError(f"{address!r} is not an email address")
+    if not domain.isascii():
+        try:
+            domain = idna.encode(domain, uts46=True).decode("ascii")
+        except idna.IDNAError as exc:
+            raise AddressError(f"the domain of {address!r} cannot be IDNA-encoded: {exc}") from exc
+    return f"{local}@{domain}", not local.isascii()
 
 
 def list_id(settings: Settings, slug: str) -> str:
@@ -77,6 +104,18 @@ def address_header(name: str, value: str) -> bytes:
     if not address:
         raise ConfigError(f"{value!r} is not an email address")
     return f"{name}: {formataddr((display, address), charset='utf-8')}".encode() + CRLF
+
+
+def _to_header(to: str, recipient: str) -> bytes:
+    """The To header: as given when ASCII; else with the domain IDNA-encoded, and as
+    UTF-8 (RFC 6532, sent only with SMTPUTF8) when the local part is not ASCII."""
+    if to.isascii():
+        return address_header("To", to)
+    display = parseaddr(one_line(to))[0] if "<" in to else ""
+    if recipient.isascii():
+        return address_header("To", formataddr((display, recipient), charset="utf-8"))
+    name = display.replace('"', "").replace("<", "").replace(">", "")
+    return f"To: {f'{name} <{recipient}>' if name else recipient}".encode() + CRLF
 
 
 def base64_lines(text: str) -> bytes:
@@ -120,9 +159,10 @@ class MessageBuilder:
         if unsubscribe_mailto:
             targets += f", <{one_line(unsubscribe_mailto)}>"
         full_id = f"<{one_line(message_id)}@{self.settings.site_host}>"
+        recipient, smtputf8 = mail_address(parseaddr(to)[1] if "<" in to else to)
         parts = [
             self._from,
-            address_header("To", to),
+            _to_header(to, recipient),
             self._reply_to,
             header("Subject", subject),
             f"Date: {format_datetime(date)}".encode() + CRLF,
@@ -148,8 +188,7 @@ class MessageBuilder:
         data = b"".join(parts)
         if self._dkim is not None:
             data = self._dkim(data) + data
-        recipient = to if "<" not in to else (parseaddr(to)[1] or to)
-        return Outgoing(recipient, self.envelope_sender, data, full_id)
+        return Outgoing(recipient, self.envelope_sender, data, full_id, smtputf8)
 
 
 def _load_dkim(settings: Settings):  # type: ignore[no-untyped-def]
@@ -163,6 +202,13 @@ def _load_dkim(settings: Settings):  # type: ignore[no-untyped-def]
     except OSError as exc:
         raise ConfigError(
             f"mail.dkim.private_key_path: cannot read {config.private_key_path}: {exc.strerror}"
+        ) from exc
+    try:  # a key that cannot sign is found now, not in the middle of a run
+        dkim.sign(b"From: a@example.org\r\n\r\nx\r\n", b"s", b"example.org", key)
+    except (dkim.DKIMException, ValueError) as exc:
+        raise ConfigError(
+            f"mail.dkim.private_key_path: {config.private_key_path} is not a private key "
+            f"that can sign ({one_line(str(exc), 120) or type(exc).__name__})"
         ) from exc
 
     def sign(message: bytes) -> bytes:

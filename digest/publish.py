@@ -17,10 +17,13 @@ from pathlib import Path
 
 from digest.compose import Composition, compose, load_edition, save
 from digest.config import Settings, TopicSettings
+from digest.errors import ConfigError
 from digest.files import write_atomic
+from digest.links import Links, archive_path
 from digest.message import MessageBuilder
-from digest.periods import Period, parse_period
-from digest.render import FeedEntry, Renderer
+from digest.periods import Period, current_period, parse_period
+from digest.picks import Pick
+from digest.render import Renderer
 from digest.store import Store
 
 
@@ -41,17 +44,17 @@ def preview(
     since: datetime | None = None,
 ) -> PreviewResult:
     """Compose, keep and render the period's edition of each topic, then the site."""
+    check_out_dir(out_dir)
     composition = compose(settings, store, period, topics, min(now, period.end), since)
     save(store, composition)
     renderer = Renderer(settings)
     builder = MessageBuilder(settings)
+    links = Links(settings).preview()
     paths: list[Path] = []
     for edition in composition.editions():
         rendered = renderer.email(edition)
         slug = edition.slug
-        base = settings.site.base_url
-        unsubscribe = f"{base}/unsubscribe/preview"
-        html, text = rendered.fill(unsubscribe, f"{base}/preferences/preview")
+        html, text = rendered.fill(links.unsubscribe, links.preferences)
         digest = hashlib.sha256(f"{period.key}/{slug}/{html}".encode()).hexdigest()[:16]
         message = builder.build(
             subject=rendered.subject,
@@ -61,21 +64,33 @@ def preview(
             message_id=f"preview.{period.key}.{slug}.{digest}",
             date=now,
             list_slug=slug,
-            unsubscribe_url=unsubscribe,
-            unsubscribe_mailto=f"mailto:unsubscribe@{settings.site_host}?subject=unsubscribe",
+            unsubscribe_url=links.unsubscribe,
+            unsubscribe_mailto=links.unsubscribe_mailto,
         )
         folder = out_dir / "preview" / period.key / slug
-        paths.append(write_atomic(folder / "email.html", html))
-        paths.append(write_atomic(folder / "email.txt", text))
-        paths.append(write_atomic(folder / "email.eml", message.data))
+        paths.append(_write(out_dir, folder / "email.html", html))
+        paths.append(_write(out_dir, folder / "email.txt", text))
+        paths.append(_write(out_dir, folder / "email.eml", message.data))
     paths += build_site(settings, store, out_dir, renderer, now)
     return PreviewResult(composition, paths)
 
 
+def check_out_dir(out_dir: Path) -> None:
+    """The site folder must be a folder (or not exist yet): one line if it is not."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"site.out_dir: {out_dir} is a file, not a folder")
+
+
+def _write(out_dir: Path, path: Path, data: str | bytes) -> Path:
+    try:
+        return write_atomic(path, data)
+    except OSError as exc:
+        raise ConfigError(f"site.out_dir: cannot write {path}: {exc.strerror or exc}") from exc
+
+
 def publish(settings: Settings, store: Store, now: datetime) -> Composition:
     """Compose today's edition of every topic and rebuild the archive and the feeds."""
-    from digest.periods import current_period
-
+    check_out_dir(Path(settings.site.out_dir))
     period = current_period(now, "daily", settings.site.timezone)
     composition = compose(settings, store, period, settings.topics, now)
     save(store, composition)
@@ -91,6 +106,7 @@ def build_site(
     now: datetime | None = None,
 ) -> list[Path]:
     """Archive pages for every stored edition of a configured topic, and each topic's feeds."""
+    check_out_dir(out_dir)
     renderer = renderer or Renderer(settings)
     zone = settings.site.timezone
     topics = {t.slug: t for t in settings.topics}
@@ -101,19 +117,19 @@ def build_site(
         if topic is None:
             continue
         edition = load_edition(store, topic, record, parse_period(record.period, zone))
-        href = f"archive/{record.period}/{topic.slug}/index.html"
-        paths.append(write_atomic(out_dir / href, renderer.edition_page(edition)))
+        href = archive_path(record.period, topic.slug)
+        paths.append(_write(out_dir, out_dir / href, renderer.edition_page(edition)))
         latest = max(latest, record.built_at) if latest else record.built_at
     ordered = archive_periods(settings, store)
     for page, root in (("archive/index.html", "../"), ("index.html", "")):
         body = renderer.archive_index(ordered, list(topics.values()), root=root)
-        paths.append(write_atomic(out_dir / page, body))
-    paths.append(write_atomic(out_dir / "static" / "style.css", renderer.stylesheet()))
+        paths.append(_write(out_dir, out_dir / page, body))
+    paths.append(_write(out_dir, out_dir / "static" / "style.css", renderer.stylesheet()))
     for topic in topics.values():
         entries = feed_entries(settings, store, topic)
         for kind in ("rss", "atom"):
             body = renderer.feed(kind, topic, entries, latest or datetime.now(UTC))
-            paths.append(write_atomic(out_dir / "feeds" / f"{topic.slug}.{kind}", body))
+            paths.append(_write(out_dir, out_dir / "feeds" / f"{topic.slug}.{kind}", body))
     return paths
 
 
@@ -133,7 +149,7 @@ def archive_periods(
         count = len(store.edition_items(topic.slug, record.period))
         periods.setdefault(record.period, []).append(
             {
-                "href": f"archive/{record.period}/{topic.slug}/index.html",
+                "href": archive_path(record.period, topic.slug),
                 "name": topic.name,
                 "count": count,
             }
@@ -141,13 +157,12 @@ def archive_periods(
     return [(key, labels[key], entries) for key, entries in sorted(periods.items(), reverse=True)]
 
 
-def feed_entries(settings: Settings, store: Store, topic: TopicSettings) -> list[FeedEntry]:
+def feed_entries(settings: Settings, store: Store, topic: TopicSettings) -> list[Pick]:
     """The topic's picks of its recent editions, newest edition first, capped."""
     items = store.edition_items(topic.slug, limit=settings.site.feed_items)
     papers = {p.id: p for p in store.papers(ids=[i.paper_id for i in items])}
-    zone = settings.site.timezone
     return [
-        FeedEntry(papers[i.paper_id], i.reasons, i.period, parse_period(i.period, zone).start)
+        Pick(papers[i.paper_id], i.score, i.reasons, period=i.period)
         for i in items
         if i.paper_id in papers
     ]

@@ -4,7 +4,8 @@ is sent by accident) or to an SMTP server.
 A transport opens *connections*; each sender thread uses its own. An SMTP connection is
 opened on first use, reused for every message after, re-opened once if the server drops
 it, and always closed. Answers are sorted for the ledger: 2xx ``sent``, 4xx and dropped
-links ``retry``, 5xx for the recipient ``bounced``.
+links ``retry``, 5xx for the recipient ``bounced``; a message no attempt can deliver (an
+address that is not ASCII for a server without SMTPUTF8) is ``failed``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import re
 import smtplib
 import ssl
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -34,7 +36,7 @@ class TransportUnavailable(DigestError):
 
 @dataclass(frozen=True, slots=True)
 class Result:
-    status: str  # "sent", "retry" or "bounced"
+    status: str  # "sent", "retry", "bounced" or "failed"
     code: int | None = None
     detail: str | None = None
 
@@ -47,6 +49,11 @@ class Connection(Protocol):
 
 class Transport(Protocol):
     name: str
+
+    @property
+    def max_connections(self) -> int:
+        """How many connections (sender threads) may be open at once."""
+        ...
 
     def connect(self) -> Connection: ...
 
@@ -64,12 +71,24 @@ class OutboxTransport:
     """One ``.eml`` file per message in a folder, written atomically."""
 
     name = "outbox"
+    max_connections = 1  # files in one folder: one writer is as fast as several
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
     def connect(self) -> Connection:
+        """A connection to a folder that exists and takes files (or ``ConfigError``)."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.directory):
+                pass
+        except OSError as exc:
+            raise ConfigError(_outbox_error(self.directory, exc)) from exc
         return _OutboxConnection(self.directory)
+
+
+def _outbox_error(directory: Path, exc: OSError) -> str:
+    return f"mail.outbox_dir: cannot write to {directory}: {exc.strerror or exc}"
 
 
 class _OutboxConnection:
@@ -78,7 +97,10 @@ class _OutboxConnection:
 
     def send(self, message: Outgoing) -> Result:
         name = re.sub(r"[^A-Za-z0-9._-]", "_", message.message_id.strip("<>"))
-        write_atomic(self.directory / f"{name}.eml", message.data)
+        try:
+            write_atomic(self.directory / f"{name}.eml", message.data)
+        except OSError as exc:
+            raise TransportUnavailable(_outbox_error(self.directory, exc)) from exc
         return Result("sent", 250)
 
     def close(self) -> None:
@@ -123,6 +145,10 @@ class SmtpTransport:
         self.settings = settings
         self.password = password
         self.limiter = limiter or RateLimiter(settings.rate)
+
+    @property
+    def max_connections(self) -> int:
+        return self.settings.connections
 
     def connect(self) -> Connection:
         return _SmtpConnection(self)
@@ -190,10 +216,29 @@ class _SmtpConnection:
     def _transaction(smtp: smtplib.SMTP, message: Outgoing) -> Result:
         """MAIL, RCPT, DATA for one message, with smtplib's commands.
 
-        The message is ours: CRLF line ends and 7-bit already, so only dot-stuffing is
-        left to do (cheaper than ``sendmail``'s regular expressions over every message).
+        The message is ours: CRLF line ends and 7-bit already (but for a UTF-8 address,
+        sent with SMTPUTF8), so only dot-stuffing is left to do (cheaper than
+        ``sendmail``'s regular expressions over every message).
         """
-        code, text = smtp.docmd("MAIL", f"FROM:<{message.sender}>")
+        options = ""
+        if message.smtputf8:
+            if not smtp.has_extn("smtputf8"):
+                return Result(
+                    "failed",
+                    None,
+                    f"{message.recipient}: the address is not ASCII and the SMTP server does "
+                    "not offer SMTPUTF8 to carry it",
+                )
+            options = " SMTPUTF8" + (" BODY=8BITMIME" if smtp.has_extn("8bitmime") else "")
+            smtp.command_encoding = "utf-8"
+        try:
+            return _SmtpConnection._steps(smtp, message, options)
+        finally:
+            smtp.command_encoding = "ascii"
+
+    @staticmethod
+    def _steps(smtp: smtplib.SMTP, message: Outgoing, options: str) -> Result:
+        code, text = smtp.docmd("MAIL", f"FROM:<{message.sender}>{options}")
         if code != 250:
             _reset(smtp)
             refused = classify(code, text)

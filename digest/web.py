@@ -379,9 +379,7 @@ def create_app(
         if topic is None or kind not in ("rss", "atom"):
             raise HTTPException(404)
         entries = feed_entries(settings, site.store, topic)
-        body = site.renderer.feed(
-            kind, topic, entries, entries[0].date if entries else site.clock()
-        )
+        body = site.renderer.feed(kind, topic, entries, site.clock())
         media = "application/rss+xml" if kind == "rss" else "application/atom+xml"
         return Response(body, media_type=f"{media}; charset=utf-8")
 

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import email
 import email.policy
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 from conftest import RSS_ALL, make_settings
 
-from digest.compose import Edition, Highlight, Section
+from digest.compose import Edition, Section
 from digest.config import TopicSettings
 from digest.errors import ConfigError
 from digest.fetch import fetch_sources
 from digest.message import MessageBuilder
 from digest.models import StoredPaper
 from digest.periods import parse_period
+from digest.picks import Pick
 from digest.publish import preview
 from digest.render import Renderer, short_authors
 from digest.store import Store
@@ -41,7 +43,7 @@ def edition_with(title: str, **paper_fields) -> Edition:
         sources=("s",),
         **paper_fields,
     )
-    section = Section(TOPIC, (Highlight(paper, 3.0, ("phrase 'x' in title",)),), 10, 0)
+    section = Section(TOPIC, (Pick(paper, 3.0, ("phrase 'x' in title",)),), 10, 0)
     return Edition(parse_period("2026-11-27", "UTC"), (section,), 10, NOW)
 
 
@@ -157,7 +159,7 @@ def test_a_huge_edition_sheds_abstract_text_rather_than_be_clipped(tmp_path):
     for n in range(6):
         topic = TopicSettings(slug=f"t{n}", name=f"Topic {n}", max_items=50)
         highlights = tuple(
-            Highlight(
+            Pick(
                 StoredPaper(
                     **{
                         **{f: getattr(paper, f) for f in paper.__slots__},
@@ -178,3 +180,27 @@ def test_a_huge_edition_sheds_abstract_text_rather_than_be_clipped(tmp_path):
     assert 50 < cards < 300
     assert "more matched Topic 5 but did not make the top 50" in rendered.html
     assert rendered.text.count("Why: ") == cards
+
+
+def test_every_link_is_built_in_one_place():
+    from digest.config import parse_settings
+    from digest.links import Links, archive_path, main_link
+    from digest.tokens import Tokens
+
+    settings = parse_settings({"site": {"base_url": "https://papers.example.org"}})
+    links = Links(settings)
+    assert links.archive() == "https://papers.example.org/archive/"
+    assert links.archive("2026-11-26", "rl") == "https://papers.example.org/archive/2026-11-26/rl/"
+    assert links.feed("rl", "atom") == "https://papers.example.org/feeds/rl.atom"
+    assert archive_path("2026-W48", "rl") == "archive/2026-W48/rl/index.html"
+    tokens = Tokens("test-secret-0123456789abcdef")
+    reader = links.reader(tokens, 7)
+    unsubscribe = reader.unsubscribe.rsplit("/", 1)[1]
+    assert tokens.read("unsubscribe", unsubscribe) == 7
+    assert tokens.read("preferences", reader.preferences.rsplit("/", 1)[1]) == 7
+    assert reader.unsubscribe_mailto.endswith(f"?subject=unsubscribe%20{unsubscribe}")
+    assert tokens.read("confirm", links.confirm(tokens, 7).rsplit("/", 1)[1]) == 7
+    # a paper link with a control character in it is no link
+    paper = edition_with("T").highlights[0].paper
+    assert main_link(replace(paper, links={"abs": "https://x.org/a\x1eb"})) is None
+    assert main_link(replace(paper, links={"abs": "https://x.org/ab"})) == "https://x.org/ab"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from digest.config import Settings
+from digest.links import Links
 from digest.message import MessageBuilder
 from digest.render import Renderer
 from digest.store import Store
@@ -24,8 +25,8 @@ def send_confirmation(
     renderer: Renderer | None = None,
 ) -> Result:
     renderer = renderer or Renderer(settings)
-    base = settings.site.base_url
-    confirm_url = f"{base}/confirm/{tokens.make('confirm', subscriber.id)}"
+    links = Links(settings)
+    confirm_url = links.confirm(tokens, subscriber.id)
     names = {t.slug: t.name for t in settings.topics}
     subject = f"Confirm your subscription to {settings.site.title}"
     context = {
@@ -37,7 +38,7 @@ def send_confirmation(
     }
     html = renderer.inliner.inline(renderer.render("email/confirm.html", **context))
     text = renderer.render("email/confirm.txt", **context)
-    unsubscribe = f"{base}/unsubscribe/{tokens.make('unsubscribe', subscriber.id)}"
+    unsubscribe = links.reader(tokens, subscriber.id).unsubscribe
     message = MessageBuilder(settings).build(
         to=subscriber.email,
         subject=subject,

@@ -23,6 +23,7 @@ from functools import lru_cache
 
 from digest.config import RankSettings, TopicSettings
 from digest.models import StoredPaper
+from digest.picks import Pick
 from digest.rank.index import Corpus, Vector, cosine, tokenize
 from digest.text import one_line
 
@@ -48,31 +49,9 @@ RARITY_CAP = 1.5
 
 
 @dataclass(frozen=True, slots=True)
-class RankedPaper:
-    paper: StoredPaper
-    score: float
-    relevance: float
-    reasons: tuple[str, ...]
-    picked: bool = False
-    why_not: str | None = None
-    #: For a near-duplicate: the id of the higher-ranked paper it repeats.
-    duplicate_of: str | None = None
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "id": self.paper.id,
-            "title": self.paper.title,
-            "score": round(self.score, 3),
-            "reasons": list(self.reasons),
-            "picked": self.picked,
-            "why_not": self.why_not,
-        }
-
-
-@dataclass(frozen=True, slots=True)
 class TopicRanking:
     topic: TopicSettings
-    ranked: tuple[RankedPaper, ...]
+    ranked: tuple[Pick, ...]
     candidates: int
     relevant: int
     empty_reason: str | None = None
@@ -80,7 +59,7 @@ class TopicRanking:
     notes: tuple[str, ...] = field(default=())
 
     @property
-    def picks(self) -> tuple[RankedPaper, ...]:
+    def picks(self) -> tuple[Pick, ...]:
         chosen = [r for r in self.ranked if r.picked]
         return tuple(sorted(chosen, key=lambda r: (-r.score, r.paper.id)))
 
@@ -209,7 +188,7 @@ def _pick(
     cap: int,
 ) -> TopicRanking:
     picked: list[tuple[int, Vector]] = []
-    ranked: list[RankedPaper] = []
+    ranked: list[Pick] = []
     relevant = 0
     floor = settings.relevance_floor
     for item in scored:
@@ -241,11 +220,11 @@ def _pick(
                 else:
                     picked.append((item.index, vector))
         ranked.append(
-            RankedPaper(
+            Pick(
                 paper,
                 item.score,
-                item.relevance,
                 item.reasons,
+                relevance=item.relevance,
                 picked=why_not is None,
                 why_not=why_not,
                 duplicate_of=corpus.papers[twin].id if twin is not None else None,
@@ -257,7 +236,7 @@ def _pick(
     return TopicRanking(topic, tuple(ranked), candidates, relevant, empty, missing_seeds)
 
 
-def _empty_reason(candidates: int, ranked: list[RankedPaper], floor: float) -> str:
+def _empty_reason(candidates: int, ranked: list[Pick], floor: float) -> str:
     if candidates == 0:
         return "no new papers arrived in this period"
     best = next((r for r in ranked if r.why_not and r.why_not.startswith("below")), None)

@@ -1,4 +1,4 @@
-"""Compose editions: a period's highlights per topic, with counts of what else arrived.
+"""The topic edition: a period's highlights per topic, with counts of what else arrived.
 
 A topic's edition of a period ranks the papers first seen in the period's window
 (``since`` moves the start), leaving out what the topic picked in another period, plus
@@ -11,54 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from digest.compose.edition import Edition, Section
 from digest.config import Settings, TopicSettings
 from digest.ids import parse_arxiv_id
-from digest.models import StoredPaper
 from digest.periods import Period
+from digest.picks import Pick
 from digest.rank import Corpus, TopicRanking, rank_topic
 from digest.store import EditionItem, EditionRecord, Store
-
-
-@dataclass(frozen=True, slots=True)
-class Highlight:
-    paper: StoredPaper
-    score: float
-    reasons: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Section:
-    topic: TopicSettings
-    highlights: tuple[Highlight, ...]
-    candidates: int
-    more_relevant: int
-    empty_reason: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Edition:
-    """What one email, one archive page or one feed update shows."""
-
-    period: Period
-    sections: tuple[Section, ...]
-    arrived: int
-    built_at: datetime
-
-    @property
-    def highlights(self) -> tuple[Highlight, ...]:
-        return tuple(h for s in self.sections for h in s.highlights)
-
-    @property
-    def top(self) -> Highlight | None:
-        return self.highlights[0] if self.highlights else None
-
-    @property
-    def slug(self) -> str:
-        return "+".join(s.topic.slug for s in self.sections)
-
-    @property
-    def name(self) -> str:
-        return ", ".join(s.topic.name for s in self.sections)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +38,12 @@ class Composition:
 
 
 def section_of(ranking: TopicRanking) -> Section:
-    highlights = tuple(Highlight(r.paper, r.score, r.reasons) for r in ranking.picks)
     return Section(
-        ranking.topic, highlights, ranking.candidates, ranking.more_relevant, ranking.empty_reason
+        ranking.topic,
+        ranking.picks,
+        ranking.candidates,
+        ranking.more_relevant,
+        ranking.empty_reason,
     )
 
 
@@ -181,7 +143,9 @@ def load_edition(
     items = store.edition_items(topic.slug, record.period)
     papers = {p.id: p for p in store.papers(ids=[i.paper_id for i in items])}
     highlights = tuple(
-        Highlight(papers[i.paper_id], i.score, i.reasons) for i in items if i.paper_id in papers
+        Pick(papers[i.paper_id], i.score, i.reasons, period=i.period)
+        for i in items
+        if i.paper_id in papers
     )
     section = Section(
         topic,

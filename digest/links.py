@@ -1,0 +1,100 @@
+"""Every link the project builds: archive, feed and paper URLs, and the signed links a
+reader gets (unsubscribe, preferences, confirm), all from ``[site] base_url``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from digest.config import Settings
+from digest.models import StoredPaper
+from digest.text import safe_url
+from digest.tokens import Tokens
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderLinks:
+    """The links one reader's message carries."""
+
+    unsubscribe: str
+    preferences: str
+    unsubscribe_mailto: str
+
+
+class Links:
+    def __init__(self, settings: Settings) -> None:
+        self.base = settings.site.base_url
+        self.site_host = settings.site_host
+        self.unsubscribe_address = settings.unsubscribe_address
+
+    def home(self) -> str:
+        return f"{self.base}/"
+
+    def archive(self, period: str | None = None, topic: str | None = None) -> str:
+        base = f"{self.base}/archive/"
+        if period and topic:
+            return f"{base}{period}/{topic}/"
+        return base
+
+    def feed(self, topic: str, kind: str = "rss") -> str:
+        return f"{self.base}/feeds/{topic}.{kind}"
+
+    def unsubscribe(self, token: str) -> str:
+        return f"{self.base}/unsubscribe/{token}"
+
+    def preferences(self, token: str) -> str:
+        return f"{self.base}/preferences/{token}"
+
+    def confirm(self, tokens: Tokens, subscriber_id: int) -> str:
+        return f"{self.base}/confirm/{tokens.make('confirm', subscriber_id)}"
+
+    def reader(self, tokens: Tokens, subscriber_id: int) -> ReaderLinks:
+        """A subscriber's signed links."""
+        token = tokens.make("unsubscribe", subscriber_id)
+        return ReaderLinks(
+            self.unsubscribe(token),
+            self.preferences(tokens.make("preferences", subscriber_id)),
+            f"mailto:{self.unsubscribe_address}?subject=unsubscribe%20{token}",
+        )
+
+    def preview(self) -> ReaderLinks:
+        """Stand-ins for a preview message, which no reader gets."""
+        return ReaderLinks(
+            self.unsubscribe("preview"),
+            self.preferences("preview"),
+            f"mailto:unsubscribe@{self.site_host}?subject=unsubscribe",
+        )
+
+
+def archive_path(period: str, topic: str) -> str:
+    """Where an edition's page lives in the site folder (relative to its root)."""
+    return f"archive/{period}/{topic}/index.html"
+
+
+_LINK_LABELS = (("abs", "Abstract"), ("pdf", "PDF"), ("code", "Code"), ("project", "Project"))
+
+
+def paper_url(paper: StoredPaper, kind: str) -> str | None:
+    """One of a paper's links, if it is an absolute http(s) URL without control characters."""
+    url = safe_url(paper.links.get(kind))
+    if url is None or not url.isprintable():
+        return None
+    return url
+
+
+def paper_links(paper: StoredPaper) -> list[tuple[str, str]]:
+    found = []
+    for kind, label in _LINK_LABELS:
+        url = paper_url(paper, kind)
+        if url:
+            found.append(
+                (label if kind != "abs" or not paper.id.startswith("arxiv:") else "arXiv", url)
+            )
+    return found
+
+
+def main_link(paper: StoredPaper) -> str | None:
+    for kind in ("abs", "project", "code", "pdf"):
+        url = paper_url(paper, kind)
+        if url:
+            return url
+    return None
