@@ -430,6 +430,20 @@ def _confirm(app: App, subscriber: Subscriber) -> str:
     )
 
 
+def _send_queued(app: App, subscriber: Subscriber) -> str:
+    from digest.deliver.confirm import send_pending_confirmations
+    from digest.tokens import Tokens
+    from digest.transport import transport_for
+
+    sent = send_pending_confirmations(
+        app.settings, app.store, transport_for(app.settings), Tokens.from_environment(), _now()
+    )
+    result = next((r for s, r in sent if s.id == subscriber.id), None)
+    if result is None or result.status == "sent":
+        return "confirmation sent"
+    return f"confirmation not sent: {result.detail}"
+
+
 @subscribers.command("add")
 @click.argument("email")
 @click.option("--topics", required=True, metavar="SLUGS", help="Topic slugs, comma-separated.")
@@ -482,12 +496,11 @@ def subscribers_add(
         from digest.tokens import Tokens
 
         Tokens.from_environment()  # the confirmation link needs it: fail before writing
-    subscriber, created = app.store.add_subscriber(
-        request, status="active" if active else "pending", now=_now()
-    )
-    note = ""
-    if subscriber.status == "pending":
-        note = f"; {_confirm(app, subscriber)}"
+    from digest import subscriptions
+
+    added = subscriptions.add(app.store, request, _now(), active=active)
+    subscriber, created = added.subscriber, added.created
+    note = f"; {_send_queued(app, subscriber)}" if added.queued else ""
     click.echo(
         f"{'Added' if created else 'Updated'} {subscriber.email} ({subscriber.status}"
         f"{note}): {', '.join(subscriber.topics)}, {subscriber.frequency} at "
@@ -533,10 +546,11 @@ def subscribers_remove(app: App, email: str) -> None:
 
     Example: digest subscribers remove ada@example.org
     """
+    from digest import subscriptions
     from digest.subscribers import normalize_email
 
     address = normalize_email(email)
-    if not app.store.remove_subscriber(address):
+    if not subscriptions.remove(app.store, address):
         raise InputError(f"no subscriber {address!r}")
     click.echo(f"Removed {address}")
 
@@ -742,7 +756,7 @@ def run_command(app: App, dry_run: bool) -> None:
 def serve(app: App, host: str | None, port: int | None) -> None:
     """Serve the web pages: subscribe, confirm, preferences, unsubscribe, archive, feeds.
 
-    Put it behind a reverse proxy for HTTPS (and set [web] behind_proxy = true there).
+    Put it behind a reverse proxy for HTTPS (and set [web] trusted_proxies = 1 there).
     DIGEST_SECRET signs the links.
 
     Example: digest serve --port 8000
@@ -757,7 +771,7 @@ def serve(app: App, host: str | None, port: int | None) -> None:
         host=host or app.settings.web.host,
         port=port or app.settings.web.port,
         log_level="info",
-        proxy_headers=app.settings.web.behind_proxy,
+        proxy_headers=False,  # the app reads X-Forwarded-For itself ([web] trusted_proxies)
     )
 
 

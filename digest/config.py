@@ -12,6 +12,7 @@ started from anywhere reads the same store and writes the same site.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -194,7 +195,36 @@ class WebSettings(_Section):
     subscribe_limit: int = Field(5, ge=1)
     subscribe_window: float = Field(600.0, gt=0)
     #: Trust X-Forwarded-For from a reverse proxy for the client address.
-    behind_proxy: bool = False
+    behind_proxy: bool = Field(
+        False, description="Old spelling of trusted_proxies = 1 (one reverse proxy in front)."
+    )
+    trusted_proxies: int | list[str] = Field(
+        0,
+        description="Reverse proxies in front of the app whose X-Forwarded-For is trusted: "
+        "a number of hops, or their addresses/networks; read from the right, so a client "
+        "cannot choose the address the rate limit counts (0: none, use the peer address).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_behind_proxy(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("behind_proxy") is True:
+            data = {"trusted_proxies": 1, **data}
+        return data
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: int | list[str]) -> int | list[str]:
+        if isinstance(value, int):
+            if value < 0:
+                raise ValueError("a number of proxy hops cannot be negative")
+            return value
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
 
 
 class ScheduleSettings(_Section):
