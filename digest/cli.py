@@ -410,27 +410,8 @@ def subscribers() -> None:
     """Add, list, remove, import and export subscribers."""
 
 
-def _confirm(app: App, subscriber: Subscriber) -> str:
-    from digest.deliver.confirm import send_confirmation
-    from digest.tokens import Tokens
-    from digest.transport import transport_for
-
-    result = send_confirmation(
-        app.settings,
-        app.store,
-        subscriber,
-        tokens=Tokens.from_environment(),
-        transport=transport_for(app.settings),
-        now=_now(),
-    )
-    return (
-        "confirmation sent"
-        if result.status == "sent"
-        else (f"confirmation not sent: {result.detail}")
-    )
-
-
-def _send_queued(app: App, subscriber: Subscriber) -> str:
+def _send_queued(app: App, subscriber: Subscriber | None) -> str:
+    """Send the queued confirmation mails; what became of ``subscriber``'s."""
     from digest.deliver.confirm import send_pending_confirmations
     from digest.tokens import Tokens
     from digest.transport import transport_for
@@ -438,7 +419,7 @@ def _send_queued(app: App, subscriber: Subscriber) -> str:
     sent = send_pending_confirmations(
         app.settings, app.store, transport_for(app.settings), Tokens.from_environment(), _now()
     )
-    result = next((r for s, r in sent if s.id == subscriber.id), None)
+    result = next((r for s, r in sent if subscriber and s.id == subscriber.id), None)
     if result is None or result.status == "sent":
         return "confirmation sent"
     return f"confirmation not sent: {result.detail}"
@@ -570,6 +551,7 @@ def subscribers_import(app: App, file: str, pending: bool) -> None:
 
     Example: digest subscribers import people.csv
     """
+    from digest import subscriptions
     from digest.subscribers import read_csv
 
     try:
@@ -581,18 +563,18 @@ def subscribers_import(app: App, file: str, pending: bool) -> None:
 
         Tokens.from_environment()
     added = updated = bad = 0
+    queued = False
     for row in read_csv(app.settings, text):
         if row.subscription is None:
             bad += 1
             click.echo(f"{file}:{row.line}: skipped: {row.error}", err=True)
             continue
-        subscriber, created = app.store.add_subscriber(
-            row.subscription, status="pending" if pending else "active", now=_now()
-        )
-        added += created
-        updated += not created
-        if pending and subscriber.status == "pending":
-            _confirm(app, subscriber)
+        outcome = subscriptions.add(app.store, row.subscription, _now(), active=not pending)
+        added += outcome.created
+        updated += not outcome.created
+        queued = queued or outcome.queued
+    if queued:
+        _send_queued(app, None)
     click.echo(f"Imported {file}: {added} added, {updated} updated, {bad} skipped")
     if bad:
         raise click.exceptions.Exit(1)

@@ -114,13 +114,6 @@ def _confirmable(
     return found[0], row
 
 
-def current_nonce(store: Store, subscriber_id: int) -> str | None:
-    """The nonce a confirm link for this subscriber's current opt-in carries."""
-    with store.engine.connect() as conn:
-        row = _confirmations.get(conn, subscriber_id)
-    return row.nonce if row is not None else None
-
-
 def update(
     store: Store, subscriber: Subscriber, request: Subscription, now: datetime
 ) -> Subscriber:

@@ -210,8 +210,14 @@ def test_the_command_line_adds_an_internationalized_address_in_one_line(
     out, err = capsys.readouterr()
     assert out.startswith("Added jörg@example.org (pending") and out.count("\n") == 1
     assert "Traceback" not in out + err
+    (tmp_path / "people.csv").write_text("email,topics\nuser@BÜCHER.example,rl\n", "utf-8")
+    assert digest("subscribers", "import", "people.csv", "--pending") == 0
+    out, err = capsys.readouterr()
+    assert out == "Imported people.csv: 1 added, 0 updated, 0 skipped\n"
+    assert "Traceback" not in err
     assert digest("subscribers", "list", "--format", "jsonl") == 0
-    assert '"jörg@example.org"' in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert '"jörg@example.org"' in listed and '"user@bücher.example"' in listed
 
 
 # 9.4: bodies are capped before they are read, and input is never echoed in full

@@ -20,7 +20,6 @@ from digest.store import Store
 from digest.store import confirmations as _confirmations
 from digest.store.database import write_transaction
 from digest.subscribers import Subscriber
-from digest.subscriptions import current_nonce
 from digest.text import one_line
 from digest.tokens import Tokens
 from digest.transport import Connection, Result, Transport
@@ -62,35 +61,6 @@ def confirmation_message(
         list_slug="confirm",
         unsubscribe_url=unsubscribe,
     )
-
-
-def send_confirmation(
-    settings: Settings,
-    store: Store,
-    subscriber: Subscriber,
-    *,
-    tokens: Tokens,
-    transport: Transport,
-    now: datetime,
-    renderer: Renderer | None = None,
-) -> Result:
-    """Mail the confirmation for the subscriber's current opt-in right away."""
-    message = confirmation_message(
-        settings,
-        subscriber,
-        tokens=tokens,
-        nonce=current_nonce(store, subscriber.id),
-        now=now,
-        renderer=renderer or Renderer(settings),
-    )
-    connection = transport.connect()
-    try:
-        result = connection.send(message)
-    finally:
-        connection.close()
-    if result.status == "sent":
-        store.update_subscriber(subscriber.id, confirmation_sent_at=now)
-    return result
 
 
 def send_pending_confirmations(

@@ -46,9 +46,11 @@ def get(conn: Connection, subscriber_id: int) -> Confirmation | None:
 def start(conn: Connection, subscriber_id: int) -> Confirmation:
     """A new opt-in: a fresh nonce (every older confirm link stops working), nothing sent."""
     conn.execute(confirmations.delete().where(confirmations.c.subscriber_id == subscriber_id))
-    values = {"subscriber_id": subscriber_id, "nonce": secrets.token_hex(16), "attempts": 0}
-    conn.execute(confirmations.insert().values(values))
-    return Confirmation(subscriber_id, values["nonce"])
+    nonce = secrets.token_hex(16)
+    conn.execute(
+        confirmations.insert().values(subscriber_id=subscriber_id, nonce=nonce, attempts=0)
+    )
+    return Confirmation(subscriber_id, nonce)
 
 
 def queue(conn: Connection, current: Confirmation, now: datetime) -> None:

@@ -40,7 +40,7 @@ async def subscribe(request: Request) -> Response:
         return site.message("Too many requests", "Please try again in a few minutes.", 429)
     data = await read_form(request)  # the body is capped before this reads it
     try:
-        asked = site.subscription(data)
+        asked = await run_in_threadpool(site.subscription, data)  # validation: off the loop
     except InputError as exc:
         error = one_line(str(exc), DETAIL_LIMIT)
         if wants_json(request):
