@@ -15,11 +15,7 @@ from digest.compose import load_edition
 from digest.periods import parse_period
 from digest.publish import archive_periods, feed_entries
 from digest.store.schema import editions
-from digest.web.site import Site
-
-
-def _site(request: Request) -> Site:
-    return request.app.state.site  # type: ignore[no-any-return]
+from digest.web.site import Site, site_of
 
 
 def editions_version(site: Site) -> object:
@@ -42,7 +38,7 @@ def latest(site: Site) -> list[Any]:
 
 async def home(request: Request) -> Response:
     # the same page for everybody until an edition is built again: rendered once
-    site = _site(request)
+    site = site_of(request)
     version = editions_version(site)
     cached = site.home_cache
     if cached is None or cached[0] != version:
@@ -54,13 +50,13 @@ async def home(request: Request) -> Response:
 
 
 async def archive_index(request: Request) -> Response:
-    site = _site(request)
+    site = site_of(request)
     periods = archive_periods(site.settings, site.store)
     return HTMLResponse(site.renderer.archive_index(periods, list(site.topics.values()), root="/"))
 
 
 async def archive_page(request: Request) -> Response:
-    site = _site(request)
+    site = site_of(request)
     period_key, slug = request.path_params["period"], request.path_params["topic"]
     topic = site.topics.get(slug)
     if topic is None:
@@ -74,7 +70,7 @@ async def archive_page(request: Request) -> Response:
 
 
 async def feed(request: Request) -> Response:
-    site = _site(request)
+    site = site_of(request)
     slug, kind = request.path_params["topic"], request.path_params["kind"]
     topic = site.topics.get(slug)
     if topic is None or kind not in ("rss", "atom"):
@@ -86,7 +82,7 @@ async def feed(request: Request) -> Response:
 
 
 async def static(request: Request) -> Response:
-    site, name = _site(request), request.path_params["name"]
+    site, name = site_of(request), request.path_params["name"]
     if name == "style.css":
         return Response(site.renderer.stylesheet(), media_type="text/css; charset=utf-8")
     if name == "app.js":
@@ -98,7 +94,7 @@ async def static(request: Request) -> Response:
 
 async def healthz(request: Request) -> Response:
     try:
-        with _site(request).store.engine.connect() as conn:
+        with site_of(request).store.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
     except sa.exc.SQLAlchemyError:
         return JSONResponse({"status": "error", "database": "unreachable"}, 503)

@@ -135,3 +135,8 @@ class Site:
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ("" if value is None else str(value))
+
+
+def site_of(request: Request) -> Site:
+    """The ``Site`` of the app serving ``request``."""
+    return request.app.state.site  # type: ignore[no-any-return]

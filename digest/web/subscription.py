@@ -25,15 +25,11 @@ from digest.subscribers import Subscriber
 from digest.text import one_line
 from digest.web.errors import DETAIL_LIMIT
 from digest.web.forms import read_form, wants_json
-from digest.web.site import Site
-
-
-def _site(request: Request) -> Site:
-    return request.app.state.site  # type: ignore[no-any-return]
+from digest.web.site import Site, site_of
 
 
 async def subscribe(request: Request) -> Response:
-    site = _site(request)
+    site = site_of(request)
     if not site.limiter.allow(site.client(request)):
         if wants_json(request):
             return JSONResponse({"error": "too many requests, try again later"}, 429)
@@ -61,7 +57,7 @@ async def subscribe(request: Request) -> Response:
 
 class Confirm(HTTPEndpoint):
     async def get(self, request: Request) -> Response:
-        site, token = _site(request), request.path_params["token"]
+        site, token = site_of(request), request.path_params["token"]
         subscriber_id, nonce = site.tokens.read_bound("confirm", token)
         subscriber = subscriptions.confirmable(site.store, subscriber_id, nonce)
         names = [site.topics[s].name for s in subscriber.topics if s in site.topics]
@@ -74,7 +70,7 @@ class Confirm(HTTPEndpoint):
         )
 
     async def post(self, request: Request) -> Response:
-        site, token = _site(request), request.path_params["token"]
+        site, token = site_of(request), request.path_params["token"]
         subscriber_id, nonce = site.tokens.read_bound("confirm", token)
         site.check_csrf(token, await read_form(request))
         subscriber = await run_in_threadpool(
@@ -88,16 +84,18 @@ class Confirm(HTTPEndpoint):
 
 class Preferences(HTTPEndpoint):
     async def get(self, request: Request) -> Response:
-        site, token = _site(request), request.path_params["token"]
+        site, token = site_of(request), request.path_params["token"]
         return _preferences(site, token, site.subscriber("preferences", token))
 
     async def post(self, request: Request) -> Response:
-        site, token = _site(request), request.path_params["token"]
+        site, token = site_of(request), request.path_params["token"]
         subscriber = site.subscriber("preferences", token)
         data = await read_form(request)
         site.check_csrf(token, data)
         if data.get("action") == "unsubscribe":
-            subscriptions.unsubscribe(site.store, subscriber.id, site.clock())
+            await run_in_threadpool(
+                subscriptions.unsubscribe, site.store, subscriber.id, site.clock()
+            )
             return site.message(
                 "You are unsubscribed", f"{subscriber.email} will get no more digests."
             )
@@ -106,7 +104,9 @@ class Preferences(HTTPEndpoint):
             asked = site.subscription(data)
         except InputError as exc:
             return _preferences(site, token, subscriber, error=one_line(str(exc), DETAIL_LIMIT))
-        updated = subscriptions.update(site.store, subscriber, asked, site.clock())
+        updated = await run_in_threadpool(
+            subscriptions.update, site.store, subscriber, asked, site.clock()
+        )
         return _preferences(site, token, updated, saved=True)
 
 
@@ -125,13 +125,13 @@ def _preferences(
 
 class Unsubscribe(HTTPEndpoint):
     async def get(self, request: Request) -> Response:  # a page with one button
-        subscriber = _site(request).subscriber("unsubscribe", request.path_params["token"])
-        return _site(request).page("web/unsubscribe.html", email=subscriber.email)
+        subscriber = site_of(request).subscriber("unsubscribe", request.path_params["token"])
+        return site_of(request).page("web/unsubscribe.html", email=subscriber.email)
 
     async def post(self, request: Request) -> Response:
-        site = _site(request)
+        site = site_of(request)
         subscriber = site.subscriber("unsubscribe", request.path_params["token"])
-        subscriptions.unsubscribe(site.store, subscriber.id, site.clock())
+        await run_in_threadpool(subscriptions.unsubscribe, site.store, subscriber.id, site.clock())
         return site.message("You are unsubscribed", f"{subscriber.email} will get no more digests.")
 
 
