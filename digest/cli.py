@@ -410,24 +410,19 @@ def subscribers() -> None:
     """Add, list, remove, import and export subscribers."""
 
 
-def _confirm(app: App, subscriber: Subscriber) -> str:
-    from digest.deliver.confirm import send_confirmation
+def _send_queued(app: App, subscriber: Subscriber | None) -> str:
+    """Send the queued confirmation mails; what became of ``subscriber``'s."""
+    from digest.deliver.confirm import send_pending_confirmations
     from digest.tokens import Tokens
     from digest.transport import transport_for
 
-    result = send_confirmation(
-        app.settings,
-        app.store,
-        subscriber,
-        tokens=Tokens.from_environment(),
-        transport=transport_for(app.settings),
-        now=_now(),
+    sent = send_pending_confirmations(
+        app.settings, app.store, transport_for(app.settings), Tokens.from_environment(), _now()
     )
-    return (
-        "confirmation sent"
-        if result.status == "sent"
-        else (f"confirmation not sent: {result.detail}")
-    )
+    result = next((r for s, r in sent if subscriber and s.id == subscriber.id), None)
+    if result is None or result.status == "sent":
+        return "confirmation sent"
+    return f"confirmation not sent: {result.detail}"
 
 
 @subscribers.command("add")
@@ -482,12 +477,11 @@ def subscribers_add(
         from digest.tokens import Tokens
 
         Tokens.from_environment()  # the confirmation link needs it: fail before writing
-    subscriber, created = app.store.add_subscriber(
-        request, status="active" if active else "pending", now=_now()
-    )
-    note = ""
-    if subscriber.status == "pending":
-        note = f"; {_confirm(app, subscriber)}"
+    from digest import subscriptions
+
+    added = subscriptions.add(app.store, request, _now(), active=active)
+    subscriber, created = added.subscriber, added.created
+    note = f"; {_send_queued(app, subscriber)}" if added.queued else ""
     click.echo(
         f"{'Added' if created else 'Updated'} {subscriber.email} ({subscriber.status}"
         f"{note}): {', '.join(subscriber.topics)}, {subscriber.frequency} at "
@@ -533,10 +527,11 @@ def subscribers_remove(app: App, email: str) -> None:
 
     Example: digest subscribers remove ada@example.org
     """
+    from digest import subscriptions
     from digest.subscribers import normalize_email
 
     address = normalize_email(email)
-    if not app.store.remove_subscriber(address):
+    if not subscriptions.remove(app.store, address):
         raise InputError(f"no subscriber {address!r}")
     click.echo(f"Removed {address}")
 
@@ -556,6 +551,7 @@ def subscribers_import(app: App, file: str, pending: bool) -> None:
 
     Example: digest subscribers import people.csv
     """
+    from digest import subscriptions
     from digest.subscribers import read_csv
 
     try:
@@ -567,18 +563,18 @@ def subscribers_import(app: App, file: str, pending: bool) -> None:
 
         Tokens.from_environment()
     added = updated = bad = 0
+    queued = False
     for row in read_csv(app.settings, text):
         if row.subscription is None:
             bad += 1
             click.echo(f"{file}:{row.line}: skipped: {row.error}", err=True)
             continue
-        subscriber, created = app.store.add_subscriber(
-            row.subscription, status="pending" if pending else "active", now=_now()
-        )
-        added += created
-        updated += not created
-        if pending and subscriber.status == "pending":
-            _confirm(app, subscriber)
+        outcome = subscriptions.add(app.store, row.subscription, _now(), active=not pending)
+        added += outcome.created
+        updated += not outcome.created
+        queued = queued or outcome.queued
+    if queued:
+        _send_queued(app, None)
     click.echo(f"Imported {file}: {added} added, {updated} updated, {bad} skipped")
     if bad:
         raise click.exceptions.Exit(1)
@@ -742,7 +738,7 @@ def run_command(app: App, dry_run: bool) -> None:
 def serve(app: App, host: str | None, port: int | None) -> None:
     """Serve the web pages: subscribe, confirm, preferences, unsubscribe, archive, feeds.
 
-    Put it behind a reverse proxy for HTTPS (and set [web] behind_proxy = true there).
+    Put it behind a reverse proxy for HTTPS (and set [web] trusted_proxies = 1 there).
     DIGEST_SECRET signs the links.
 
     Example: digest serve --port 8000
@@ -757,7 +753,7 @@ def serve(app: App, host: str | None, port: int | None) -> None:
         host=host or app.settings.web.host,
         port=port or app.settings.web.port,
         log_level="info",
-        proxy_headers=app.settings.web.behind_proxy,
+        proxy_headers=False,  # the app reads X-Forwarded-For itself ([web] trusted_proxies)
     )
 
 

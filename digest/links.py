@@ -44,8 +44,9 @@ class Links:
     def preferences(self, token: str) -> str:
         return f"{self.base}/preferences/{token}"
 
-    def confirm(self, tokens: Tokens, subscriber_id: int) -> str:
-        return f"{self.base}/confirm/{tokens.make('confirm', subscriber_id)}"
+    def confirm(self, tokens: Tokens, subscriber_id: int, nonce: str | None = None) -> str:
+        """The double opt-in link, bound to one opt-in by its ``nonce``."""
+        return f"{self.base}/confirm/{tokens.make('confirm', subscriber_id, nonce)}"
 
     def reader(self, tokens: Tokens, subscriber_id: int) -> ReaderLinks:
         """A subscriber's signed links."""

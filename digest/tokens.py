@@ -3,7 +3,9 @@
 A token names its purpose (a confirm token cannot unsubscribe, and the reverse) and the
 subscriber; the signing key is ``DIGEST_SECRET`` from the environment, never the file.
 Unsubscribe links never expire (an old email must still let its reader leave);
-confirmation links expire after 7 days, preference links after a year.
+confirmation links expire after 7 days, preference links after a year. A confirm token
+also carries the nonce of the opt-in it was mailed for, so it confirms that opt-in only
+(never a later one, after the reader unsubscribed).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class TokenError(DigestError):
     """A link's token is forged, expired or meant for something else."""
 
     exit_code = 2
+    status = 400
 
 
 class Tokens:
@@ -53,13 +56,20 @@ class Tokens:
             self._serializers[purpose] = found
         return found
 
-    def make(self, purpose: str, subscriber_id: int) -> str:
+    def make(self, purpose: str, subscriber_id: int, nonce: str | None = None) -> str:
         if purpose not in MAX_AGE:
             raise ValueError(f"unknown token purpose {purpose!r}")
-        return self._serializer(purpose).dumps({"s": subscriber_id})
+        data: dict[str, object] = {"s": subscriber_id}
+        if nonce is not None:
+            data["n"] = nonce
+        return self._serializer(purpose).dumps(data)
 
     def read(self, purpose: str, token: str) -> int:
         """The subscriber id in a token made for ``purpose``, or ``TokenError``."""
+        return self.read_bound(purpose, token)[0]
+
+    def read_bound(self, purpose: str, token: str) -> tuple[int, str | None]:
+        """The subscriber id and the nonce (None if it carries none) of a token."""
         try:
             data = self._serializer(purpose).loads(token, max_age=MAX_AGE[purpose])
         except SignatureExpired:
@@ -68,4 +78,7 @@ class Tokens:
             raise TokenError(f"this {purpose} link is not valid") from None
         if not isinstance(data, dict) or not isinstance(data.get("s"), int):
             raise TokenError(f"this {purpose} link is not valid")
-        return data["s"]
+        nonce = data.get("n")
+        if nonce is not None and not isinstance(nonce, str):
+            raise TokenError(f"this {purpose} link is not valid")
+        return data["s"], nonce

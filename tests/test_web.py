@@ -66,6 +66,7 @@ def web(tmp_path):
 
 
 def mails(client) -> list[email.message.EmailMessage]:
+    client.app.state.confirmations.settle()  # confirmations are mailed in the background
     found = sorted((client.tmp / "outbox").glob("*.eml"))
     return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in found]
 
@@ -294,7 +295,7 @@ def test_archive_feeds_health_and_unknown_pages(web):
 
 
 def test_an_unexpected_error_is_a_page_not_a_traceback(web, monkeypatch):
-    monkeypatch.setattr("digest.web._latest", lambda site: 1 / 0)
+    monkeypatch.setattr("digest.web.archive.latest", lambda site: 1 / 0)
     answer = web.get("/")
     assert answer.status_code == 500 and "Something went wrong" in answer.text
     assert "ZeroDivisionError" not in answer.text

@@ -3,7 +3,9 @@ file and the README show (``digest.config.starter`` renders them)."""
 
 from __future__ import annotations
 
+import ipaddress
 from email.utils import formataddr
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -245,8 +247,35 @@ class WebSettings(Section):
     )
     behind_proxy: bool = Field(
         default=False,
-        description="Trust X-Forwarded-For from a reverse proxy for the client address.",
+        description="Old spelling of trusted_proxies = 1 (one reverse proxy in front).",
     )
+    trusted_proxies: int | list[str] = Field(
+        default=0,
+        description="Reverse proxies in front of the app whose X-Forwarded-For is trusted: "
+        "a number of hops, or their addresses/networks; read from the right, so a client "
+        "cannot choose the address the rate limit counts (0: none, use the peer address).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_behind_proxy(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("behind_proxy") is True:
+            data = {"trusted_proxies": 1, **data}
+        return data
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: int | list[str]) -> int | list[str]:
+        if isinstance(value, int):
+            if value < 0:
+                raise ValueError("a number of proxy hops cannot be negative")
+            return value
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
 
 
 class ScheduleSettings(Section):

@@ -166,3 +166,21 @@ daemon_lock = sa.Table(
     sa.Column("acquired_at", UTCDateTime, nullable=False),
     sa.Column("heartbeat_at", UTCDateTime, nullable=False),
 )
+
+confirmations = sa.Table(
+    "confirmations",
+    metadata,
+    sa.Column(
+        "subscriber_id",
+        sa.Integer,
+        sa.ForeignKey("subscribers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("nonce", sa.String(32), nullable=False),
+    sa.Column("queued_at", UTCDateTime),
+    sa.Column("claimed_at", UTCDateTime),
+    sa.Column("sent_at", UTCDateTime),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.Text),
+    sa.Index("ix_confirmations_queued", "queued_at"),
+)
