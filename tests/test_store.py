@@ -11,7 +11,7 @@ from conftest import API_QUERY, HF_RAW, LISTING, RSS_ALL
 from digest.models import SOURCE_PRIORITY, Paper
 from digest.sources import arxiv_api, arxiv_rss, hf_daily, listing
 from digest.store import Store, ledger
-from digest.store.database import HEAD, MIGRATIONS, write_transaction
+from digest.store.database import HEAD, MIGRATIONS, REVISIONS, write_transaction
 from digest.store.schema import paper_sources
 
 T0 = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
@@ -188,7 +188,9 @@ def test_store_is_created_and_migrated_on_first_use(tmp_path):
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    assert ScriptDirectory.from_config(config).get_current_head() == HEAD
+    scripts = ScriptDirectory.from_config(config)
+    assert scripts.get_current_head() == HEAD
+    assert {s.revision for s in scripts.walk_revisions()} == REVISIONS
     with Store.open(f"sqlite:///{path}") as store:
         with store.engine.connect() as conn:
             version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()

@@ -14,7 +14,7 @@ from digest.store import ledger as _ledger
 from digest.store import papers as _papers
 from digest.store import sources as _sources
 from digest.store import subscribers as _subscribers
-from digest.store.database import create_engine, migrate, write_transaction
+from digest.store.database import open_engine, write_transaction
 from digest.store.editions import EditionItem, EditionRecord
 from digest.store.ledger import Delivery, LedgerWriter, Outcome
 from digest.store.papers import IngestCounts
@@ -41,9 +41,9 @@ class Store:
 
     @classmethod
     def open(cls, url: str) -> Store:
-        engine = create_engine(url)
-        migrate(engine)
-        return cls(engine)
+        """The store at ``url``, created if it does not exist, migrated to the newest schema;
+        a ``StoreUnusableError`` if the database there is not a store of ours or is damaged."""
+        return cls(open_engine(url))
 
     def close(self) -> None:
         self.engine.dispose()
