@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -239,3 +240,27 @@ def test_a_huge_csv_field_is_one_skipped_line_and_the_other_rows_are_imported(
         emails = [s.email for s in store.subscribers()]
     assert emails == ["ada@example.org", "cy@example.org", "eve@example.org"]
     assert "3 added" in out
+
+
+def test_the_ledgers_fast_path_on_a_damaged_store_raises_the_one_line_error(tmp_path):
+    from datetime import UTC, datetime
+
+    from digest.store import Delivery
+    from digest.subscribers import Subscription
+
+    path = tmp_path / "digest.db"
+    now = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
+    with Store.open(f"sqlite:///{path}") as store:
+        sub, _ = store.add_subscriber(
+            Subscription("a@example.org", ("rl",)), status="active", now=now
+        )
+        writer = store.ledger_writer()
+        row = Delivery(sub.id, "2026-11-27", "pending", 0, None, "m", (("rl", "p"),), now, now)
+        assert writer.step(claim=row)
+        writer.close()
+    _damage_table(path, "deliveries")
+    with Store.open(f"sqlite:///{path}") as store:
+        writer = store.ledger_writer()
+        with pytest.raises(StoreUnusableError, match="digest.db is damaged"):
+            writer.step(claim=replace(row, period="2026-11-28"))
+        writer.close()

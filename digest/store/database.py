@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_engine(url: str) -> Engine:
+def create_engine(url: str | URL) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -83,15 +83,18 @@ _SQLITE_NOTADB, _SQLITE_CORRUPT = 26, 11
 
 def _on_error(context: ExceptionContext) -> None:
     """A damaged store or a file that is not a database, on any statement: one clear error."""
-    original = context.original_exception
-    code = getattr(original, "sqlite_errorcode", None)
-    if code is None or code & 0xFF not in (_SQLITE_NOTADB, _SQLITE_CORRUPT):
-        return
     where = describe(context.engine) if context.engine is not None else "file"
-    raise _damaged(where, original) from original
+    damaged = damage(where, context.original_exception)
+    if damaged is not None:
+        raise damaged from context.original_exception
 
 
-def _damaged(where: str, error: BaseException) -> StoreUnusableError:
+def damage(where: str, error: BaseException) -> StoreUnusableError | None:
+    """The error to raise for a SQLite error that says the file is damaged or is not a
+    database; None for any other error."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is None or code & 0xFF not in (_SQLITE_NOTADB, _SQLITE_CORRUPT):
+        return None
     return StoreUnusableError(
         f"store {where} is damaged or is not a database ({error}): restore it from a "
         "backup, or move the file away to start a new store"
@@ -192,8 +195,9 @@ def _probe(path: Path) -> None:
             revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()
             revision = revision[0] if revision else None
     except sqlite3.DatabaseError as exc:
-        if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_NOTADB, _SQLITE_CORRUPT):
-            raise _damaged(str(path), exc) from exc
+        damaged = damage(str(path), exc)
+        if damaged is not None:
+            raise damaged from exc
         return  # busy, locked: the real open waits or says so
     finally:
         conn.close()
@@ -311,7 +315,9 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 def dialect_insert(conn: Connection) -> Any:
     """The INSERT construct with ON CONFLICT for the connection's database."""
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert

@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from digest.store.database import write_lock
+from digest.store.database import damage, describe, write_lock
 from digest.store.schema import UTCDateTime, deliveries
 from digest.store.subscribers import record_bounce
 
@@ -198,7 +198,8 @@ class LedgerWriter:
         self.fast = engine.dialect.name == "sqlite"
         self.lock: Any = write_lock(engine) if self.fast else nullcontext()
         self.conn = engine.connect().execution_options(begin_immediate=True)
-        self.cursor = self.conn.connection.dbapi_connection.cursor() if self.fast else None
+        raw: Any = self.conn.connection.dbapi_connection
+        self.cursor = raw.cursor() if self.fast else None
 
     def step(
         self,
@@ -233,8 +234,12 @@ class LedgerWriter:
                     cursor.execute(CLAIM_SQL, claim_params(claim))
                     won = cursor.rowcount == 1
                 cursor.execute("COMMIT")
-            except BaseException:
-                cursor.execute("ROLLBACK")
+            except BaseException as exc:
+                if cursor.connection.in_transaction:
+                    cursor.execute("ROLLBACK")
+                damaged = damage(describe(self.engine), exc)
+                if damaged is not None:
+                    raise damaged from exc
                 raise
         return won
 

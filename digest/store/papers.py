@@ -305,10 +305,10 @@ def _absorb(
     conn: Connection, existing: dict[str, dict[str, Any]], old_id: str, new_id: str
 ) -> None:
     """Move a title-keyed record's sources and knowledge to its real id."""
-    old = conn.execute(sa.select(papers).where(papers.c.id == old_id)).mappings().first()
-    if old is None:
+    found = conn.execute(sa.select(papers).where(papers.c.id == old_id)).mappings().first()
+    if found is None:
         return
-    old = dict(old)
+    old = dict(found)
     target = existing.get(new_id)
     if target is None:
         conn.execute(papers.insert(), [{**old, "id": new_id}])

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from digest.store.database import dialect_insert
 from digest.store.schema import deliveries, subscribers
 from digest.subscribers import Recipient, Subscriber, Subscription
 
@@ -30,7 +31,7 @@ def upsert(
     An existing subscriber keeps their status unless ``status`` is ``active`` (an operator
     adding someone who opted in), so re-adding never demotes an active subscriber.
     """
-    values = {
+    values: dict[str, Any] = {
         "topics": list(request.topics),
         "frequency": request.frequency,
         "weekday": request.weekday,
@@ -38,24 +39,30 @@ def upsert(
         "hour": request.hour,
         "max_papers": request.max_papers,
     }
-    existing = (
-        conn.execute(sa.select(subscribers).where(subscribers.c.email == request.email))
-        .mappings()
-        .first()
-    )
-    if existing is None:
-        confirmed = now if status == "active" else None
-        result = conn.execute(
-            subscribers.insert().values(
-                email=request.email,
-                status=status,
-                created_at=now,
-                confirmed_at=confirmed,
-                bounces=0,
-                **values,
-            )
+    # Insert if new in one statement, so two writers adding one address never both insert.
+    inserted = conn.execute(
+        dialect_insert(conn)(subscribers)
+        .values(
+            email=request.email,
+            status=status,
+            created_at=now,
+            confirmed_at=now if status == "active" else None,
+            bounces=0,
+            **values,
         )
-        return get(conn, result.inserted_primary_key[0]), True
+        .on_conflict_do_nothing(index_elements=["email"])
+    )
+    existing = (
+        conn.execute(
+            sa.select(subscribers.c.id, subscribers.c.status)
+            .where(subscribers.c.email == request.email)
+            .with_for_update()
+        )
+        .mappings()
+        .one()
+    )
+    if inserted.rowcount:
+        return get(conn, existing["id"]), True
     if status == "active" and existing["status"] != "active":
         values.update(status="active", confirmed_at=now, unsubscribed_at=None, bounces=0)
     conn.execute(subscribers.update().where(subscribers.c.id == existing["id"]).values(values))
