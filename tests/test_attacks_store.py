@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import threading
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from test_cli import digest
+from test_store_writers import at_once
 
 from digest.errors import StoreError, StoreUnusableError
 from digest.store import Store
@@ -187,22 +187,8 @@ def test_stores_opened_at_once_on_a_new_path_all_open_the_one_store(tmp_path):
     """A new store is built aside and moved into place whole: a second opener never sees
     a half-made one (and never takes it for a file that is not ours)."""
     url = f"sqlite:///{tmp_path / 'new' / 'digest.db'}"
-    start = threading.Barrier(6)
-    failures: list[BaseException] = []
-
-    def open_one() -> None:
-        start.wait()
-        try:
-            Store.open(url).close()
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            failures.append(exc)
-
-    threads = [threading.Thread(target=open_one) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failures == []
+    results = at_once([lambda: Store.open(url).close() for _ in range(6)])
+    assert results == [None] * 6
     assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["digest.db"]
     with Store.open(url) as store:
         assert store.papers() == []

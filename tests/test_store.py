@@ -10,9 +10,10 @@ from conftest import API_QUERY, HF_RAW, LISTING, RSS_ALL
 
 from digest.models import SOURCE_PRIORITY, Paper
 from digest.sources import arxiv_api, arxiv_rss, hf_daily, listing
-from digest.store import Store, ledger
+from digest.store import Outcome, Store, ledger
 from digest.store.database import HEAD, MIGRATIONS, REVISIONS, write_transaction
 from digest.store.schema import paper_sources
+from digest.subscribers import Subscription
 
 T0 = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 
@@ -271,3 +272,51 @@ def test_the_ledgers_fast_path_writes_what_the_general_path_writes(store):
     first, second = store.deliveries()
     assert second == replace(first, subscriber_id=ids[1], message_id=f"m{ids[1]}")
     assert first.sent_at == done and first.papers == (("rl", "arxiv:1"),)
+
+
+def _ledger_of(store: Store, subscribers: int, periods: int) -> None:
+    """A ledger of ``periods`` daily editions for each of ``subscribers`` subscribers,
+    in every status, out of order."""
+    from digest.store import Delivery
+    from digest.subscribers import Subscription
+
+    statuses = ("sent", "pending", "retry", "failed", "bounced")
+    writer = store.ledger_writer()
+    for n in range(subscribers):
+        sub, _ = store.add_subscriber(
+            Subscription(f"r{n}@example.org", ("rl",)), status="active", now=T0
+        )
+        for day in sorted(range(periods), key=lambda d: (d * 7 + n) % periods):
+            end = T0 + timedelta(days=day)
+            status = statuses[(day + n) % len(statuses)]
+            row = Delivery(sub.id, f"2026-12-{day + 1:02d}", "pending", 0, None, "m", (), end, end)
+            assert writer.step(claim=row)
+            if status != "pending":
+                writer.step(Outcome(sub.id, row.period, status, end))
+    writer.close()
+
+
+def test_each_subscribers_last_window_end_is_read_through_the_index(store):
+    _ledger_of(store, subscribers=12, periods=9)
+    store.add_subscriber(Subscription("never@example.org", ("rl",)), status="active", now=T0)
+    with store.engine.connect() as conn:
+        reference = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT subscriber_id, max(window_end) FROM deliveries "
+                    "WHERE status IN ('sent', 'pending', 'retry') GROUP BY subscriber_id"
+                )
+            ).all()
+        )
+        found = ledger.last_window_ends(conn)
+        query = ledger.last_window_ends_query()
+        plan = conn.execute(
+            sa.text(
+                f"EXPLAIN QUERY PLAN {query.compile(conn, compile_kwargs={'literal_binds': True})}"
+            )
+        ).all()
+    assert len(found) == 12 and all(end.tzinfo is UTC for end in found.values())
+    assert {sid: end.strftime("%Y-%m-%d %H:%M:%S.%f") for sid, end in found.items()} == reference
+    details = [row[-1] for row in plan]
+    assert any("ix_deliveries_window" in d for d in details), details
+    assert not any(d.startswith("SCAN") and "deliveries" in d for d in details), details

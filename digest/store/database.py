@@ -7,6 +7,7 @@ import os
 import sqlite3
 import threading
 import weakref
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -127,7 +128,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
 #: The newest migration. Checked against Alembic's own view by the tests, and compared
 #: with the database directly, so an up-to-date store opens without loading Alembic.
-HEAD = "0004"
+HEAD = "0005"
 #: Every revision of ours: the migration files are named after them (``0003_….py``).
 REVISIONS = frozenset(p.name.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("0*.py"))
 
@@ -310,6 +311,18 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         conn = conn.execution_options(begin_immediate=True)
         with conn.begin():
             yield conn
+
+
+def take_turns(conn: Connection, name: str) -> None:
+    """Make the transactions that write ``name`` run one after another, to their end.
+
+    Needed where a write depends on what was read first (merging a paper with its stored
+    record). On SQLite every write transaction holds the one write lock from its start
+    already (``write_transaction``); on PostgreSQL a transaction-level advisory lock does it.
+    """
+    if conn.dialect.name == "postgresql":
+        key = zlib.crc32(f"paper-digest:{name}".encode())
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def dialect_insert(conn: Connection) -> Any:

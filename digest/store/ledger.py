@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from digest.store.database import damage, describe, write_lock
-from digest.store.schema import UTCDateTime, deliveries
+from digest.store.schema import UTCDateTime, deliveries, subscribers
 from digest.store.subscribers import record_bounce
 
 #: The statuses of an edition that went, or is going, out.
@@ -175,13 +175,24 @@ def rows_for(conn: Connection, periods: Iterable[str]) -> dict[tuple[int, str], 
 
 
 def last_window_ends(conn: Connection) -> dict[int, datetime]:
-    """Per subscriber, where their latest edition that went (or is going) out ended."""
-    query = (
-        sa.select(deliveries.c.subscriber_id, sa.func.max(deliveries.c.window_end))
-        .where(deliveries.c.status.in_(OPEN_STATUSES))
-        .group_by(deliveries.c.subscriber_id)
+    """Per subscriber, where their latest edition that went (or is going) out ended.
+
+    One index lookup per subscriber (``ix_deliveries_window``, newest first, the first
+    open row), not a pass over the whole ledger, which grows by a row per edition sent.
+    """
+    return {sid: end for sid, end in conn.execute(last_window_ends_query()) if end is not None}
+
+
+def last_window_ends_query() -> sa.Select[Any]:
+    d = deliveries.c
+    latest = (
+        sa.select(d.window_end)
+        .where(d.subscriber_id == subscribers.c.id, d.status.in_(OPEN_STATUSES))
+        .order_by(d.window_end.desc())
+        .limit(1)
+        .scalar_subquery()
     )
-    return {sid: end for sid, end in conn.execute(query)}
+    return sa.select(subscribers.c.id, latest)
 
 
 class LedgerWriter:
