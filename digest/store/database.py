@@ -1,4 +1,5 @@
-"""Opening the store: engine, SQLite settings, migrations to the newest schema."""
+"""Opening the store: engine, SQLite settings, the check that a database is a store of
+ours, migrations to the newest schema, and how writers take turns."""
 
 from __future__ import annotations
 
@@ -159,22 +160,23 @@ def open_engine(url: str) -> Engine:
 
 def _create(url: URL, path: Path) -> None:
     draft = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.new")
-    engine = create_engine(url.set(database=str(draft)))
     try:
-        migrate(engine, where=str(path))
-        with engine.connect() as conn:  # everything into the file itself, none in its WAL
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        engine = create_engine(url.set(database=str(draft)))
+        try:
+            migrate(engine, where=str(path))
+            with engine.connect() as conn:  # everything into the file itself, none in its WAL
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            engine.dispose()
+        try:
+            os.link(draft, path)  # never over a file another process moved there meanwhile
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links
+            if not path.exists():
+                os.replace(draft, path)
     finally:
-        engine.dispose()
-    try:
-        os.link(draft, path)  # never over a file another process moved there meanwhile
-    except FileExistsError:
-        pass
-    except OSError:  # a file system without hard links
-        if not path.exists():
-            os.replace(draft, path)
-    finally:
-        for leftover in ("", "-wal", "-shm"):
+        for leftover in ("", "-wal", "-shm", "-journal"):
             Path(f"{draft}{leftover}").unlink(missing_ok=True)
 
 
