@@ -4,8 +4,11 @@ file that is not a store of ours is left as it was."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -250,3 +253,27 @@ def test_the_ledgers_fast_path_on_a_damaged_store_raises_the_one_line_error(tmp_
         with pytest.raises(StoreUnusableError, match="digest.db is damaged"):
             writer.step(claim=replace(row, period="2026-11-28"))
         writer.close()
+
+
+def test_the_digest_process_says_one_line_for_an_empty_store_file(tmp_path):
+    """The same, from outside: the real ``digest`` process, its stderr and exit code."""
+    empty = tmp_path / "digest.db"
+    empty.touch()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    env["DIGEST_STORE_URL"] = f"sqlite:///{empty}"
+    done = subprocess.run(
+        [sys.executable, "-m", "digest", "subscribers", "list"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    errors = [line for line in done.stderr.splitlines() if not line.startswith("No digest.toml")]
+    assert done.returncode == 1
+    assert errors == [
+        f"Error: store {empty} is an empty file, not a Paper Digest store: restore the store "
+        "from a backup, or move the file away to start a new store"
+    ]
+    assert empty.stat().st_size == 0
