@@ -40,3 +40,8 @@ class ParseError(SourceError):
 
 class StoreError(DigestError):
     """The paper store could not be opened or written."""
+
+
+class StoreUnusableError(StoreError):
+    """The database is not a Paper Digest store (an empty file, another application's
+    database, a newer schema) or is damaged; it is left as it is."""

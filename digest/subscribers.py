@@ -179,37 +179,65 @@ class CsvRow:
 
 def read_csv(settings: Settings, text: str) -> Iterator[CsvRow]:
     """Rows of a subscriber CSV (header: email,topics,frequency,timezone,hour[,weekday,
-    max_papers]); each row is valid or carries the error that names its problem."""
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip().lower() for h in reader.fieldnames or []]
+    max_papers]); each row is valid or carries the error that names its problem.
+
+    A line the CSV reader cannot read (a field over its 131,072-character limit, a stray
+    quote) is such an error too, and reading goes on at the next line.
+    """
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = [h.strip().lower() for h in next(reader, [])]
+    except csv.Error as exc:
+        raise InputError(f"the CSV header line is not readable: {_csv_problem(exc)}") from None
     missing = [c for c in ("email", "topics") if c not in header]
     if missing:
         raise InputError(
             f"the CSV has no {' and '.join(missing)} column "
             f"(expected the header {','.join(CSV_COLUMNS)})"
         )
-    reader.fieldnames = header
-    for row in reader:
-        line = reader.line_num
-        values = {k: (v or "").strip() for k, v in row.items() if k}
+    while True:
         try:
-            max_papers = values.get("max_papers")
-            yield CsvRow(
-                line,
-                subscription(
-                    settings,
-                    email=values.get("email", ""),
-                    topics=values.get("topics", ""),
-                    frequency=values.get("frequency") or "daily",
-                    weekday=values.get("weekday") or None,
-                    timezone=values.get("timezone") or "UTC",
-                    hour=values.get("hour") or 8,
-                    max_papers=int(max_papers) if max_papers else None,
-                ),
-                None,
-            )
-        except (InputError, ValueError) as exc:
-            yield CsvRow(line, None, str(exc))
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield CsvRow(reader.line_num, None, _csv_problem(exc))
+            continue
+        if cells:
+            yield _csv_row(settings, reader.line_num, dict(zip(header, cells, strict=False)))
+
+
+def _csv_row(settings: Settings, line: int, row: dict[str, str]) -> CsvRow:
+    values = {k: v.strip() for k, v in row.items() if k}
+    try:
+        max_papers = values.get("max_papers")
+        return CsvRow(
+            line,
+            subscription(
+                settings,
+                email=values.get("email", ""),
+                topics=values.get("topics", ""),
+                frequency=values.get("frequency") or "daily",
+                weekday=values.get("weekday") or None,
+                timezone=values.get("timezone") or "UTC",
+                hour=values.get("hour") or 8,
+                max_papers=int(max_papers) if max_papers else None,
+            ),
+            None,
+        )
+    except (InputError, ValueError) as exc:
+        return CsvRow(line, None, _clip(str(exc)))
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    if "field limit" in str(exc):
+        return f"a field is longer than {csv.field_size_limit():,} characters"
+    return f"not readable as CSV ({exc})"
+
+
+def _clip(message: str, limit: int = 300) -> str:
+    """A message that quotes input, cut to a length a terminal line can show."""
+    return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
 def write_csv(subscribers: Iterable[Subscriber]) -> str:

@@ -42,7 +42,7 @@ def test_feed_over_http_then_an_unchanged_feed_costs_a_304(tmp_path, http_server
     assert second.status == 304 and second.headers["If-None-Match"]
     assert again[0].status == "not-modified"
     assert (again[0].counts.new, again[0].counts.unchanged) == (0, 1504)
-    assert store.count_papers() == 1504
+    assert len(store.papers()) == 1504
 
 
 def test_retry_after_a_503_honours_retry_after(tmp_path, http_server, http_client, fake_time):
@@ -79,7 +79,7 @@ def test_a_source_that_keeps_failing_is_skipped_and_the_others_stored(
     ]
     reports, store = run(tmp_path, sources, http_client)
     by_name = {r.name: r for r in reports}
-    assert by_name["good"].counts.new == 7 and store.count_papers() == 7
+    assert by_name["good"].counts.new == 7 and len(store.papers()) == 7
     assert by_name["missing"].summary() == (
         f"missing: failed: HTTP 404 Not Found from {http_server.url('/nothing-here')}"
     )
@@ -196,7 +196,7 @@ def test_api_file_and_daily_papers_over_http_merge_into_52_records(
     ]
     reports, store = run(tmp_path, sources, http_client)
     assert [r.counts.new for r in reports] == [25, 27]
-    assert store.count_papers() == 52
+    assert len(store.papers()) == 52
     both = [p for p in store.papers() if len(p.sources) == 2]
     assert len(both) == 3 and all(p.upvotes is not None and p.categories for p in both)
 

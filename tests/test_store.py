@@ -10,8 +10,10 @@ from conftest import API_QUERY, HF_RAW, LISTING, RSS_ALL
 
 from digest.models import Paper
 from digest.sources import SOURCE_PRIORITY, arxiv_api, arxiv_rss, hf_daily, listing
-from digest.store import Store
-from digest.store.database import HEAD, MIGRATIONS
+from digest.store import Outcome, Store, ledger
+from digest.store.database import HEAD, MIGRATIONS, REVISIONS, write_transaction
+from digest.store.schema import paper_sources
+from digest.subscribers import Subscription
 
 T0 = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 
@@ -28,7 +30,7 @@ def test_api_and_daily_papers_share_three_papers_so_give_52_records(store):
     assert ingest(store, "api", "arxiv-api", api).new == 25
     counts = ingest(store, "hf", "hf-daily", hf, T0 + timedelta(hours=1))
     assert (counts.new, counts.updated) == (27, 3)
-    assert store.count_papers() == 52
+    assert len(store.papers()) == 52
     for paper_id in shared:
         merged = store.paper(paper_id)
         from_api = next(p for p in api if p.id == paper_id)
@@ -136,7 +138,7 @@ def test_pasted_listing_paper_folds_into_the_arxiv_record_of_the_same_title(stor
         categories=("cs.CV",),
     )
     ingest(store, "rss", "arxiv-rss", [arxiv], T0 + timedelta(hours=1))
-    assert store.count_papers() == 68
+    assert len(store.papers()) == 68
     merged = store.paper("arxiv:2104.00001")
     assert merged.sources == ("pasted", "rss")
     assert merged.first_seen == T0
@@ -144,7 +146,7 @@ def test_pasted_listing_paper_folds_into_the_arxiv_record_of_the_same_title(stor
     assert store.paper(target.id) is None
     # pasting the page again adds nothing new: the paper is now known by its real id
     again = ingest(store, "pasted", "listing", pasted, T0 + timedelta(hours=2))
-    assert again.new == 0 and store.count_papers() == 68
+    assert again.new == 0 and len(store.papers()) == 68
 
 
 def test_pasted_listing_after_the_arxiv_record_joins_it(store):
@@ -167,11 +169,14 @@ def test_every_source_and_first_sighting_is_remembered(store):
     paper = Paper(id="arxiv:2401.00003", title="Seen twice", version=1)
     ingest(store, "a", "arxiv-rss", [paper])
     ingest(store, "b", "hf-daily", [paper], T0 + timedelta(days=1))
-    rows = store.paper_sources("arxiv:2401.00003")
-    assert [(r["source"], r["first_seen"]) for r in rows] == [
-        ("a", T0),
-        ("b", T0 + timedelta(days=1)),
-    ]
+    assert store.paper("arxiv:2401.00003").sources == ("a", "b")
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(paper_sources.c.source, paper_sources.c.first_seen)
+            .where(paper_sources.c.paper_id == "arxiv:2401.00003")
+            .order_by(paper_sources.c.source)
+        ).all()
+    assert [tuple(r) for r in rows] == [("a", T0), ("b", T0 + timedelta(days=1))]
 
 
 def test_store_is_created_and_migrated_on_first_use(tmp_path):
@@ -184,7 +189,9 @@ def test_store_is_created_and_migrated_on_first_use(tmp_path):
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    assert ScriptDirectory.from_config(config).get_current_head() == HEAD
+    scripts = ScriptDirectory.from_config(config)
+    assert scripts.get_current_head() == HEAD
+    assert {s.revision for s in scripts.walk_revisions()} == REVISIONS
     with Store.open(f"sqlite:///{path}") as store:
         with store.engine.connect() as conn:
             version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
@@ -200,7 +207,7 @@ def test_untrusted_text_is_stored_as_given_through_bound_parameters(store):
     )
     ingest(store, "a", "arxiv-rss", [nasty])
     assert store.paper("arxiv:2401.00005").title == nasty.title
-    assert store.count_papers() == 1
+    assert len(store.papers()) == 1
 
 
 def test_an_older_schema_is_migrated_without_losing_papers(tmp_path):
@@ -252,14 +259,64 @@ def test_the_ledgers_fast_path_writes_what_the_general_path_writes(store):
         )
         for i in ids
     ]
-    assert store.claim_delivery(rows[0])  # the general path
+    with write_transaction(store.engine) as conn:
+        assert ledger.claim_edition(conn, rows[0])  # the general path
     writer = store.ledger_writer()
     assert writer.step(claim=rows[1])  # the fast path
     assert not writer.step(claim=rows[1])  # taken already
     done = T0 + timedelta(minutes=2, microseconds=7)
-    store.finish_delivery(ids[0], "2026-11-27", status="sent", now=done)
+    with write_transaction(store.engine) as conn:
+        ledger.settle(conn, Outcome(ids[0], "2026-11-27", "sent", done))
     writer.step(Outcome(ids[1], "2026-11-27", "sent", done))
     writer.close()
     first, second = store.deliveries()
     assert second == replace(first, subscriber_id=ids[1], message_id=f"m{ids[1]}")
-    assert first.sent_at == done and first.papers == (["rl", "arxiv:1"],)
+    assert first.sent_at == done and first.papers == (("rl", "arxiv:1"),)
+
+
+def _ledger_of(store: Store, subscribers: int, periods: int) -> None:
+    """A ledger of ``periods`` daily editions for each of ``subscribers`` subscribers,
+    in every status, out of order."""
+    from digest.store import Delivery
+    from digest.subscribers import Subscription
+
+    statuses = ("sent", "pending", "retry", "failed", "bounced")
+    writer = store.ledger_writer()
+    for n in range(subscribers):
+        sub, _ = store.add_subscriber(
+            Subscription(f"r{n}@example.org", ("rl",)), status="active", now=T0
+        )
+        for day in sorted(range(periods), key=lambda d: (d * 7 + n) % periods):
+            end = T0 + timedelta(days=day)
+            status = statuses[(day + n) % len(statuses)]
+            row = Delivery(sub.id, f"2026-12-{day + 1:02d}", "pending", 0, None, "m", (), end, end)
+            assert writer.step(claim=row)
+            if status != "pending":
+                writer.step(Outcome(sub.id, row.period, status, end))
+    writer.close()
+
+
+def test_each_subscribers_last_window_end_is_read_through_the_index(store):
+    _ledger_of(store, subscribers=12, periods=9)
+    store.add_subscriber(Subscription("never@example.org", ("rl",)), status="active", now=T0)
+    with store.engine.connect() as conn:
+        reference = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT subscriber_id, max(window_end) FROM deliveries "
+                    "WHERE status IN ('sent', 'pending', 'retry') GROUP BY subscriber_id"
+                )
+            ).all()
+        )
+        found = ledger.last_window_ends(conn)
+        query = ledger.last_window_ends_query()
+        plan = conn.execute(
+            sa.text(
+                f"EXPLAIN QUERY PLAN {query.compile(conn, compile_kwargs={'literal_binds': True})}"
+            )
+        ).all()
+    assert len(found) == 12 and all(end.tzinfo is UTC for end in found.values())
+    assert {sid: end.strftime("%Y-%m-%d %H:%M:%S.%f") for sid, end in found.items()} == reference
+    details = [row[-1] for row in plan]
+    assert any("ix_deliveries_window" in d for d in details), details
+    assert not any(d.startswith("SCAN") and "deliveries" in d for d in details), details

@@ -177,7 +177,7 @@ class Dispatcher:
                 attempts=0,
                 last_error=None,
                 message_id=message_id,
-                papers=tuple(tuple(p) for p in job.papers),  # type: ignore[misc]
+                papers=tuple((topic, paper) for topic, paper in job.papers),
                 window_start=job.due.window_start,
                 window_end=self.now,
                 claimed_by=self.me,

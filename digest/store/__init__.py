@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import nullcontext
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from digest.models import Paper, StoredPaper
 from digest.store import editions as _editions
+from digest.store import ledger as _ledger
 from digest.store import papers as _papers
+from digest.store import sources as _sources
 from digest.store import subscribers as _subscribers
-from digest.store.database import create_engine, migrate, write_lock, write_transaction
+from digest.store.database import open_engine, write_transaction
 from digest.store.editions import EditionItem, EditionRecord
+from digest.store.ledger import Delivery, LedgerWriter, Outcome
 from digest.store.papers import IngestCounts
-from digest.store.schema import paper_sources, papers, source_state
-from digest.store.subscribers import Delivery, Outcome
+from digest.store.sources import SourceState
 from digest.subscribers import Recipient, Subscriber, Subscription
 
 __all__ = [
@@ -34,80 +33,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class SourceState:
-    """What the store remembers about fetching one source."""
-
-    name: str
-    etag: str | None = None
-    last_modified: str | None = None
-    content_hash: str | None = None
-    #: When the listing last changed: its papers' ``paper_sources.last_seen``. An
-    #: unchanged listing moves only ``last_success``, so nothing is rewritten per paper.
-    listed_at: datetime | None = None
-    last_attempt: datetime | None = None
-    last_success: datetime | None = None
-    last_error: str | None = None
-
-
-class LedgerWriter:
-    """The ledger writes of one sender thread, on one connection it keeps.
-
-    Each ``step`` is one short transaction: the outcome of the message just sent and the
-    claim of the next one go in together, so the ledger costs one commit per message. On
-    SQLite the common step (an outcome and a fresh claim) runs as plain DB-API statements:
-    it happens once per message, so it is kept as cheap as it can be.
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.fast = engine.dialect.name == "sqlite"
-        self.lock: Any = write_lock(engine) if self.fast else nullcontext()
-        self.conn = engine.connect().execution_options(begin_immediate=True)
-        self.cursor = self.conn.connection.dbapi_connection.cursor() if self.fast else None
-
-    def step(
-        self,
-        outcome: Outcome | None = None,
-        claim: Delivery | None = None,
-        reclaim: tuple[Delivery, str, datetime] | None = None,
-    ) -> bool:
-        rare = reclaim is not None or (outcome is not None and outcome.status == "bounced")
-        if self.fast and not rare:
-            return self._fast_step(outcome, claim)
-        with self.lock, self.conn.begin():
-            if outcome is not None:
-                _subscribers.settle(self.conn, outcome)
-            if claim is not None:
-                return _subscribers.claim(self.conn, claim)
-            if reclaim is not None:
-                return _subscribers.reclaim(self.conn, *reclaim)
-        return True
-
-    def _fast_step(self, outcome: Outcome | None, claim: Delivery | None) -> bool:
-        cursor = self.cursor
-        assert cursor is not None
-        with self.lock:
-            cursor.execute("BEGIN IMMEDIATE")
-            try:
-                if outcome is not None:
-                    cursor.execute(_subscribers.FINISH_SQL, _subscribers.finish_params(outcome))
-                won = True
-                if claim is not None:
-                    cursor.execute(_subscribers.CLAIM_SQL, _subscribers.claim_params(claim))
-                    won = cursor.rowcount == 1
-                cursor.execute("COMMIT")
-            except BaseException:
-                cursor.execute("ROLLBACK")
-                raise
-        return won
-
-    def close(self) -> None:
-        if self.cursor is not None:
-            self.cursor.close()
-        self.conn.close()
-
-
 class Store:
     """One database: papers and, as later stages need them, editions and deliveries."""
 
@@ -116,9 +41,9 @@ class Store:
 
     @classmethod
     def open(cls, url: str) -> Store:
-        engine = create_engine(url)
-        migrate(engine)
-        return cls(engine)
+        """The store at ``url``, created if it does not exist, migrated to the newest schema;
+        a ``StoreUnusableError`` if the database there is not a store of ours or is damaged."""
+        return cls(open_engine(url))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -160,38 +85,15 @@ class Store:
         found = self.papers(ids=[paper_id])
         return found[0] if found else None
 
-    def count_papers(self) -> int:
-        with self.engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one()
-
-    def paper_sources(self, paper_id: str) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(paper_sources)
-                .where(paper_sources.c.paper_id == paper_id)
-                .order_by(paper_sources.c.source)
-            )
-            return [dict(r) for r in rows.mappings()]
-
     # sources
 
     def source_state(self, name: str) -> SourceState:
         with self.engine.connect() as conn:
-            row = (
-                conn.execute(sa.select(source_state).where(source_state.c.name == name))
-                .mappings()
-                .first()
-            )
-        return SourceState(**row) if row else SourceState(name)
+            return _sources.load(conn, name)
 
     def save_source_state(self, state: SourceState) -> None:
-        values = {k: getattr(state, k) for k in SourceState.__slots__}
         with write_transaction(self.engine) as conn:
-            updated = conn.execute(
-                source_state.update().where(source_state.c.name == state.name).values(values)
-            )
-            if not updated.rowcount:
-                conn.execute(source_state.insert().values(values))
+            _sources.save(conn, state)
 
     # editions and the editor's marks
 
@@ -257,61 +159,24 @@ class Store:
             _subscribers.set_status(conn, subscriber_id, status, now)
 
     def update_subscriber(self, subscriber_id: int, **values: Any) -> None:
-        from digest.store.schema import subscribers
-
         with write_transaction(self.engine) as conn:
-            conn.execute(
-                subscribers.update().where(subscribers.c.id == subscriber_id).values(values)
-            )
-
-    def record_bounce(self, subscriber_id: int, limit: int) -> str:
-        with write_transaction(self.engine) as conn:
-            return _subscribers.record_bounce(conn, subscriber_id, limit)
+            _subscribers.update(conn, subscriber_id, values)
 
     # the delivery ledger
 
     def ledger_writer(self) -> LedgerWriter:
         return LedgerWriter(self.engine)
 
-    def claim_delivery(self, delivery: Delivery) -> bool:
-        with write_transaction(self.engine) as conn:
-            return _subscribers.claim(conn, delivery)
-
-    def reclaim_delivery(self, current: Delivery, claimed_by: str, now: datetime) -> bool:
-        with write_transaction(self.engine) as conn:
-            return _subscribers.reclaim(conn, current, claimed_by, now)
-
-    def finish_delivery(
-        self,
-        subscriber_id: int,
-        period: str,
-        *,
-        status: str,
-        now: datetime,
-        error: str | None = None,
-        next_attempt_at: datetime | None = None,
-    ) -> None:
-        with write_transaction(self.engine) as conn:
-            _subscribers.finish(
-                conn,
-                subscriber_id,
-                period,
-                status=status,
-                now=now,
-                error=error,
-                next_attempt_at=next_attempt_at,
-            )
-
     def deliveries(
         self, period: str | None = None, subscriber_ids: Sequence[int] | None = None
     ) -> list[Delivery]:
         with self.engine.connect() as conn:
-            return _subscribers.ledger(conn, period, subscriber_ids)
+            return _ledger.rows(conn, period, subscriber_ids)
 
     def delivery_rows(self, periods: Sequence[str]) -> dict[tuple[int, str], Delivery]:
         with self.engine.connect() as conn:
-            return _subscribers.rows_for(conn, periods)
+            return _ledger.rows_for(conn, periods)
 
     def last_window_ends(self) -> dict[int, datetime]:
         with self.engine.connect() as conn:
-            return _subscribers.last_window_ends(conn)
+            return _ledger.last_window_ends(conn)

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 
 from digest.ids import title_key
 from digest.models import Paper, StoredPaper
-from digest.store.database import dialect_insert
+from digest.store.database import dialect_insert, take_turns
 from digest.store.editions import rename_paper
 from digest.store.schema import paper_sources, papers, source_state
 
@@ -65,10 +65,15 @@ class IngestCounts:
 def ingest(
     conn: Connection, source: str, priority: int, batch: Sequence[Paper], now: datetime
 ) -> IngestCounts:
-    """Store what one source listed; return how many records were new, changed, the same."""
+    """Store what one source listed; return how many records were new, changed, the same.
+
+    Runs inside a write transaction, whole or not at all; two ingests take turns, since
+    each merges what the other may be writing.
+    """
     incoming = _dedupe(batch)
     if not incoming:
         return IngestCounts()
+    take_turns(conn, "papers")
     incoming, absorbed = _fold_titles(conn, incoming)
     existing = {row["id"]: row for row in _select_rows(conn, incoming)}
     for old_id, new_id in absorbed:
@@ -305,10 +310,10 @@ def _absorb(
     conn: Connection, existing: dict[str, dict[str, Any]], old_id: str, new_id: str
 ) -> None:
     """Move a title-keyed record's sources and knowledge to its real id."""
-    old = conn.execute(sa.select(papers).where(papers.c.id == old_id)).mappings().first()
-    if old is None:
+    found = conn.execute(sa.select(papers).where(papers.c.id == old_id)).mappings().first()
+    if found is None:
         return
-    old = dict(old)
+    old = dict(found)
     target = existing.get(new_id)
     if target is None:
         conn.execute(papers.insert(), [{**old, "id": new_id}])

@@ -156,6 +156,7 @@ deliveries = sa.Table(
     sa.Column("sent_at", UTCDateTime),
     sa.Index("ix_deliveries_status", "status", "next_attempt_at"),
     sa.Index("ix_deliveries_period", "period"),
+    sa.Index("ix_deliveries_window", "subscriber_id", "window_end", "status"),
 )
 
 daemon_lock = sa.Table(

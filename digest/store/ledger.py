@@ -1,0 +1,260 @@
+"""The delivery ledger: one row per (subscriber, period), so no edition goes out twice.
+
+A row is inserted, status ``pending``, right before its message is handed to the
+transport: the insert is the claim, and two senders racing for the same edition cannot
+both win it. The row becomes ``sent`` once the server accepted the message, ``retry``
+after a temporary failure, ``failed`` when the attempts are used up, ``bounced`` when
+the server refused the address.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from digest.store.database import damage, describe, write_lock
+from digest.store.schema import UTCDateTime, deliveries, subscribers
+from digest.store.subscribers import record_bounce
+
+#: The statuses of an edition that went, or is going, out.
+OPEN_STATUSES = ("sent", "pending", "retry")
+
+#: What an edition holds, in order: (topic slug, paper id) pairs.
+EditionPapers = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One row of the ledger: a subscriber's edition for one period."""
+
+    subscriber_id: int
+    period: str
+    status: str
+    attempts: int
+    last_error: str | None
+    message_id: str
+    papers: EditionPapers
+    window_start: datetime
+    window_end: datetime
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of a claimed edition (and, for a bounce, the limit to count it by)."""
+
+    subscriber_id: int
+    period: str
+    status: str
+    now: datetime
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+    bounce_limit: int | None = None
+
+
+def _delivery(row: Any) -> Delivery:
+    data = dict(row)
+    data["papers"] = tuple((str(topic), str(paper)) for topic, paper in data["papers"])
+    return Delivery(**data)
+
+
+CLAIM_SQL = (
+    "INSERT INTO deliveries (subscriber_id, period, status, attempts, last_error, message_id, "
+    "papers, window_start, window_end, claimed_by, claimed_at) VALUES (:subscriber_id, "
+    ":period, 'pending', 0, NULL, :message_id, :papers, :window_start, :window_end, "
+    ":claimed_by, :claimed_at) ON CONFLICT (subscriber_id, period) DO NOTHING"
+)
+FINISH_SQL = (
+    "UPDATE deliveries SET status = :status, attempts = attempts + 1, last_error = :error, "
+    "next_attempt_at = :next_attempt_at, sent_at = COALESCE(:sent_at, sent_at) "
+    "WHERE subscriber_id = :subscriber_id AND period = :period"
+)
+_TIMES = ("window_start", "window_end", "claimed_at", "next_attempt_at", "sent_at")
+_CLAIM = sa.text(CLAIM_SQL).bindparams(
+    sa.bindparam("papers", type_=sa.JSON), *(sa.bindparam(n, type_=UTCDateTime) for n in _TIMES[:3])
+)
+_FINISH = sa.text(FINISH_SQL).bindparams(*(sa.bindparam(n, type_=UTCDateTime) for n in _TIMES[3:]))
+
+
+def claim_params(delivery: Delivery, raw: bool = True) -> dict[str, Any]:
+    """The claim's parameters; ``raw``: as SQLite stores them (for plain DB-API calls)."""
+    params: dict[str, Any] = {
+        "subscriber_id": delivery.subscriber_id,
+        "period": delivery.period,
+        "message_id": delivery.message_id,
+        "papers": [list(p) for p in delivery.papers],
+        "window_start": delivery.window_start,
+        "window_end": delivery.window_end,
+        "claimed_by": delivery.claimed_by,
+        "claimed_at": delivery.claimed_at,
+    }
+    return _sqlite_values(params) if raw else params
+
+
+def finish_params(outcome: Outcome, raw: bool = True) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "status": outcome.status,
+        "error": outcome.error,
+        "next_attempt_at": outcome.next_attempt_at,
+        "sent_at": outcome.now if outcome.status == "sent" else None,
+        "subscriber_id": outcome.subscriber_id,
+        "period": outcome.period,
+    }
+    return _sqlite_values(params) if raw else params
+
+
+def _sqlite_values(params: dict[str, Any]) -> dict[str, Any]:
+    """Values in the form SQLAlchemy writes them to SQLite (UTC text, JSON text)."""
+    for name in _TIMES:
+        value = params.get(name)
+        if value is not None:
+            params[name] = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if "papers" in params:
+        params["papers"] = json.dumps(params["papers"])
+    return params
+
+
+def claim_edition(conn: Connection, delivery: Delivery) -> bool:
+    """Insert the ledger row for a fresh edition; False if one exists (someone else has it)."""
+    return bool(conn.execute(_CLAIM, claim_params(delivery, raw=False)).rowcount)
+
+
+def reclaim_edition(conn: Connection, current: Delivery, claimed_by: str, now: datetime) -> bool:
+    """Take over a ``retry`` row or a stale ``pending`` one, if nobody changed it meanwhile."""
+    conditions = [
+        deliveries.c.subscriber_id == current.subscriber_id,
+        deliveries.c.period == current.period,
+        deliveries.c.status == current.status,
+    ]
+    if current.claimed_at is None:
+        conditions.append(deliveries.c.claimed_at.is_(None))
+    else:
+        conditions.append(deliveries.c.claimed_at == current.claimed_at)
+    result = conn.execute(
+        deliveries.update()
+        .where(*conditions)
+        .values(status="pending", claimed_by=claimed_by, claimed_at=now)
+    )
+    return bool(result.rowcount)
+
+
+def settle(conn: Connection, outcome: Outcome) -> None:
+    """Record what became of a claimed edition, and count a bounce against its address."""
+    conn.execute(_FINISH, finish_params(outcome, raw=False))
+    if outcome.status == "bounced" and outcome.bounce_limit is not None:
+        record_bounce(conn, outcome.subscriber_id, outcome.bounce_limit)
+
+
+def rows(
+    conn: Connection, period: str | None = None, subscriber_ids: Sequence[int] | None = None
+) -> list[Delivery]:
+    query = sa.select(deliveries).order_by(deliveries.c.period, deliveries.c.subscriber_id)
+    if period is not None:
+        query = query.where(deliveries.c.period == period)
+    if subscriber_ids is not None:
+        query = query.where(deliveries.c.subscriber_id.in_(list(subscriber_ids)))
+    return [_delivery(r) for r in conn.execute(query).mappings()]
+
+
+def rows_for(conn: Connection, periods: Iterable[str]) -> dict[tuple[int, str], Delivery]:
+    keys = sorted(set(periods))
+    if not keys:
+        return {}
+    found = conn.execute(sa.select(deliveries).where(deliveries.c.period.in_(keys))).mappings()
+    return {(r["subscriber_id"], r["period"]): _delivery(r) for r in found}
+
+
+def last_window_ends(conn: Connection) -> dict[int, datetime]:
+    """Per subscriber, where their latest edition that went (or is going) out ended.
+
+    One index lookup per subscriber (``ix_deliveries_window``, newest first, the first
+    open row), not a pass over the whole ledger, which grows by a row per edition sent.
+    """
+    return {sid: end for sid, end in conn.execute(last_window_ends_query()) if end is not None}
+
+
+def last_window_ends_query() -> sa.Select[Any]:
+    d = deliveries.c
+    latest = (
+        sa.select(d.window_end)
+        .where(d.subscriber_id == subscribers.c.id, d.status.in_(OPEN_STATUSES))
+        .order_by(d.window_end.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return sa.select(subscribers.c.id, latest)
+
+
+class LedgerWriter:
+    """The ledger writes of one sender thread, on one connection it keeps.
+
+    Each ``step`` is one short transaction: the outcome of the message just sent and the
+    claim of the next one go in together, so the ledger costs one commit per message. On
+    SQLite the common step (an outcome and a fresh claim) runs as plain DB-API statements:
+    it happens once per message, so it is kept as cheap as it can be.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.fast = engine.dialect.name == "sqlite"
+        self.lock: Any = write_lock(engine) if self.fast else nullcontext()
+        self.conn = engine.connect().execution_options(begin_immediate=True)
+        raw: Any = self.conn.connection.dbapi_connection
+        self.cursor = raw.cursor() if self.fast else None
+
+    def step(
+        self,
+        outcome: Outcome | None = None,
+        claim: Delivery | None = None,
+        reclaim: tuple[Delivery, str, datetime] | None = None,
+    ) -> bool:
+        """Record ``outcome``, then claim a fresh edition or take over an existing row;
+        False when another sender owns the edition claimed."""
+        rare = reclaim is not None or (outcome is not None and outcome.status == "bounced")
+        if self.fast and not rare:
+            return self._fast_step(outcome, claim)
+        with self.lock, self.conn.begin():
+            if outcome is not None:
+                settle(self.conn, outcome)
+            if claim is not None:
+                return claim_edition(self.conn, claim)
+            if reclaim is not None:
+                return reclaim_edition(self.conn, *reclaim)
+        return True
+
+    def _fast_step(self, outcome: Outcome | None, claim: Delivery | None) -> bool:
+        cursor = self.cursor
+        assert cursor is not None
+        with self.lock:
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                if outcome is not None:
+                    cursor.execute(FINISH_SQL, finish_params(outcome))
+                won = True
+                if claim is not None:
+                    cursor.execute(CLAIM_SQL, claim_params(claim))
+                    won = cursor.rowcount == 1
+                cursor.execute("COMMIT")
+            except BaseException as exc:
+                if cursor.connection.in_transaction:
+                    cursor.execute("ROLLBACK")
+                damaged = damage(describe(self.engine), exc)
+                if damaged is not None:
+                    raise damaged from exc
+                raise
+        return won
+
+    def close(self) -> None:
+        if self.cursor is not None:
+            self.cursor.close()
+        self.conn.close()
