@@ -100,6 +100,7 @@ def test_missing_config_given_explicitly_is_an_error(workdir, capsys, monkeypatc
     assert "also-nope.toml" in capsys.readouterr().err
 
 
+@pytest.mark.realdata
 def test_fetch_prints_a_line_per_source_and_exits_1_when_one_failed(workdir, capsys):
     write_config(
         workdir / "digest.toml",
