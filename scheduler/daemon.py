@@ -48,6 +48,14 @@ class JobSpec:
     args: tuple[str, ...] = ()
 
 
+def _schedule(trigger: Any) -> str:
+    """A trigger's schedule without the moment it was made (an interval trigger starts
+    when it is created), so a restart keeps the kept plan's next run times."""
+    if isinstance(trigger, IntervalTrigger):
+        return f"every {trigger.interval} in {trigger.timezone}, jitter {trigger.jitter}"
+    return repr(trigger)
+
+
 class Daemon:
     def __init__(
         self,
@@ -134,7 +142,7 @@ class Daemon:
                     spec.func, spec.trigger, args=spec.args, id=spec.id, name=spec.name
                 )
                 added.append(spec.id)
-            elif repr(job.trigger) != repr(spec.trigger):
+            elif _schedule(job.trigger) != _schedule(spec.trigger):
                 job.reschedule(spec.trigger)  # the schedule changed in the configuration
         for job_id in kept.keys() - wanted.keys():
             self.scheduler.remove_job(job_id)

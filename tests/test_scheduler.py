@@ -8,6 +8,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from conftest import SAMPLE, make_settings
 
 from digest.deliver import send_due
@@ -162,10 +163,12 @@ def test_two_daemons_and_the_persisted_plan(tmp_path):
     with pytest.raises(LockHeld):
         daemon(settings).start(paused=True)
     one.shutdown()
-    again = daemon(settings)
-    assert again.start(paused=True) == []  # the kept plan, not a new one
-    assert again.listing() == plan
-    again.shutdown()
+    # restarted a while later: the interval jobs keep their next run times
+    with time_machine.travel(datetime.now(UTC) + timedelta(seconds=90)):
+        again = daemon(settings)
+        assert again.start(paused=True) == []  # the kept plan, not a new one
+        assert again.listing() == plan
+        again.shutdown()
     changed = settings.model_copy(
         update={
             "sources": [
