@@ -229,3 +229,15 @@ def test_rank_table_explains_and_an_old_day_is_empty_with_a_reason(workdir, caps
     assert "rl: 0 highlights of 0 candidates (empty: no new papers arrived" in (
         capsys.readouterr().err
     )
+
+
+@pytest.mark.slow
+def test_the_command_imports_no_store_templates_or_css_inliner_until_a_command_runs():
+    code = (
+        "import sys, digest.cli; "
+        "print(' '.join(m for m in ('sqlalchemy', 'css_inline', 'jinja2') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
