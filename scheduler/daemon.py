@@ -26,10 +26,8 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from digest import pipeline
 from digest.config import Settings, cron_trigger
-from digest.deliver import send_due
-from digest.fetch import fetch_sources
-from digest.publish import publish
 from digest.store import Store
 from digest.tokens import Tokens
 from digest.transport import Transport
@@ -204,23 +202,22 @@ class Daemon:
 
     def fetch(self, source: str) -> None:
         started = time.perf_counter()
-        reports = fetch_sources(self.settings, self.store, names=[source], now=self.clock)
-        for report in reports:
+        fetched = pipeline.fetch_and_publish(
+            self.settings, self.store, names=[source], now=self.clock
+        )
+        for report in fetched.sources:
             if report.failed:
                 self._report_failure(report.name, report.error or "failed")
             else:
                 self.reported.pop(report.name, None)
                 log.info("fetch %s (%.1f s)", report.summary(), time.perf_counter() - started)
-        fresh = any(r.counts.new or r.counts.updated for r in reports)
-        if fresh and self.settings.topics:
-            begun = time.perf_counter()
-            composition = publish(self.settings, self.store, self.clock())
+        composition = fetched.published
+        if composition is not None:
             log.info(
-                "publish %s: %d topic editions, %d highlights (%.1f s)",
+                "publish %s: %d topic editions, %d highlights",
                 composition.period.key,
                 len(composition.rankings),
                 sum(len(r.picks) for r in composition.rankings),
-                time.perf_counter() - begun,
             )
 
     def _report_failure(self, source: str, error: str) -> None:
@@ -236,7 +233,7 @@ class Daemon:
 
     def deliver(self) -> None:
         started = time.perf_counter()
-        report = send_due(
+        report = pipeline.deliver(
             self.settings,
             self.store,
             now=self.clock(),

@@ -268,3 +268,21 @@ def test_once_runs_new_and_due_jobs_then_only_what_is_due(tmp_path, monkeypatch)
     assert runs == ["deliver", "fetch arxiv"]
     daemon(settings).run_once()  # an hour's fetch is not due again a moment later
     assert runs == ["deliver", "fetch arxiv", "deliver"]
+
+
+def test_the_fetch_job_publishes_only_when_something_new_arrived(tmp_path, caplog):
+    settings = settings_for(tmp_path).model_copy(
+        update={
+            "site": settings_for(tmp_path).site.model_copy(update={"out_dir": tmp_path / "site"})
+        }
+    )
+    running = daemon(settings, clock=lambda: datetime(2026, 11, 26, 14, tzinfo=UTC))
+    caplog.set_level(logging.INFO, logger="digest.daemon")
+    try:
+        running.fetch("arxiv")
+        running.fetch("arxiv")  # nothing new the second time
+    finally:
+        running.store.close()
+    published = [r.getMessage() for r in caplog.records if r.getMessage().startswith("publish")]
+    assert published == ["publish 2026-11-26: 1 topic editions, 5 highlights"]
+    assert (tmp_path / "site" / "feeds" / "rl.rss").is_file()
