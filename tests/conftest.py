@@ -41,24 +41,25 @@ LISTING = DATA / "listing" / "000_f818781e1eb7ac74.txt"
 TRICKY = DATA / "feeds-tricky"
 
 HAVE_DATA = DATA.is_dir()
-NO_DATA = (
-    f"needs the real test data, not found at {DATA}: put it at ../shared/data beside the "
-    "checkout or set DIGEST_SHARED_DATA to its folder"
+HOW_TO_GET_DATA = (
+    "put it at ../shared/data beside the checkout, or set DIGEST_SHARED_DATA to its folder"
 )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if not HAVE_DATA and os.environ.get("CI", "").lower() == "true":
-        raise pytest.UsageError(f"CI=true and the real test data is missing: {NO_DATA}")
+        raise pytest.UsageError(
+            f"CI=true runs every test, and the real test data is not at {DATA}: " + HOW_TO_GET_DATA
+        )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if HAVE_DATA:
         return
-    skip = pytest.mark.skip(reason=NO_DATA)
+    skip = pytest.mark.skip(reason=f"needs the real test data: {HOW_TO_GET_DATA}")
     for item in items:
         if "realdata" in item.keywords:
-            item.add_marker(skip)
+            item.add_marker(skip, append=False)
 
 
 @dataclass

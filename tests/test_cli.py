@@ -150,6 +150,7 @@ def test_without_a_config_file_the_sample_settings_work_offline(workdir, capsys)
     assert (workdir / "digest.db").exists()
 
 
+@pytest.mark.slow
 def test_console_script_reports_bad_config_without_a_traceback(workdir):
     write_config(workdir / "digest.toml", '[[sources]]\nname = "x"\nkind = "feed"\nurl = 5\n')
     script = Path(sys.executable).with_name("digest")

@@ -18,7 +18,10 @@ if TYPE_CHECKING:
 
 @click.group()
 def subscribers() -> None:
-    """Add, list, remove, import and export subscribers."""
+    """Add, list, remove, import and export subscribers.
+
+    Example: digest subscribers list --status pending
+    """
 
 
 def _confirm(app: App, subscriber: Subscriber) -> str:
