@@ -79,7 +79,10 @@ def damaged(draw, kind):
 
 @pytest.mark.parametrize(
     "kind",
-    [pytest.param(k, marks=pytest.mark.realdata) if k in REAL_SEEDS else k for k in sorted(PARSERS)],
+    [
+        pytest.param(k, marks=pytest.mark.realdata) if k in REAL_SEEDS else k
+        for k in sorted(PARSERS)
+    ],
 )
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
