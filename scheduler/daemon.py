@@ -120,7 +120,11 @@ class Daemon:
         """Take the lock, load the kept plan, bring it in line with the configuration.
 
         Returns the ids of the jobs that were not in the kept plan yet."""
-        self.lock.acquire(self.clock())
+        try:
+            self.lock.acquire(self.clock())
+        except BaseException:
+            self.store.close()
+            raise
         jobs.attach(self)
         self.scheduler.start(paused=True)
         self._started = True

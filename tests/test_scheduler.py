@@ -13,7 +13,6 @@ from conftest import SAMPLE, make_settings
 
 from digest.deliver import send_due
 from digest.models import SOURCE_PRIORITY, Paper
-from digest.store import Store
 from digest.subscribers import subscription
 from digest.tokens import Tokens
 from scheduler.daemon import Daemon
@@ -57,9 +56,11 @@ def ticks(start: datetime, end: datetime, every: timedelta):
         ("America/New_York", 8, "2026-11-01", datetime(2026, 11, 1, 13, 0, tzinfo=UTC)),
     ],
 )
-def test_one_edition_per_local_day_across_daylight_saving(tmp_path, zone, hour, day, expected_utc):
+def test_one_edition_per_local_day_across_daylight_saving(
+    tmp_path, open_store, zone, hour, day, expected_utc
+):
     settings = settings_for(tmp_path)
-    store = Store.open(settings.store.url)
+    store = open_store(settings)
     add(store, settings, "reader@example.org", timezone=zone, hour=hour)
     start = expected_utc - timedelta(hours=12)
     every = timedelta(minutes=15)
@@ -71,9 +72,9 @@ def test_one_edition_per_local_day_across_daylight_saving(tmp_path, zone, hour, 
     assert first_tick <= editions[0].claimed_at < first_tick + timedelta(minutes=1)
 
 
-def test_a_week_of_ticks_gives_one_edition_a_day_and_one_a_week(tmp_path):
+def test_a_week_of_ticks_gives_one_edition_a_day_and_one_a_week(tmp_path, open_store):
     settings = settings_for(tmp_path)
-    store = Store.open(settings.store.url)
+    store = open_store(settings)
     add(store, settings, "daily@example.org", timezone="Europe/Berlin", hour=7)
     add(
         store,
@@ -96,9 +97,9 @@ def test_a_week_of_ticks_gives_one_edition_a_day_and_one_a_week(tmp_path):
     assert periods["weekly@example.org"] == ["2026-W43"]
 
 
-def test_after_days_of_downtime_one_edition_covers_the_gap(tmp_path):
+def test_after_days_of_downtime_one_edition_covers_the_gap(tmp_path, open_store):
     settings = settings_for(tmp_path, send_empty=False)
-    store = Store.open(settings.store.url)
+    store = open_store(settings)
     add(store, settings, "reader@example.org", hour=6)
     day = datetime(2026, 11, 23, tzinfo=UTC)
     subjects = ["robots", "markets", "proteins", "compilers"]
@@ -131,9 +132,9 @@ def test_after_days_of_downtime_one_edition_covers_the_gap(tmp_path):
     ]
 
 
-def test_one_daemon_per_database_and_a_dead_ones_lock_is_taken_over(tmp_path):
+def test_one_daemon_per_database_and_a_dead_ones_lock_is_taken_over(tmp_path, open_store):
     settings = settings_for(tmp_path)
-    store = Store.open(settings.store.url)
+    store = open_store(settings)
     now = datetime(2026, 11, 27, 12, tzinfo=UTC)
     first = DaemonLock(store, timeout=120)
     first.acquire(now)
