@@ -14,8 +14,6 @@ class JobRunner(Protocol):
 
     def deliver(self) -> None: ...
 
-    def heartbeat(self) -> None: ...
-
 
 _running: list[JobRunner] = []
 
@@ -41,7 +39,3 @@ def fetch(source: str) -> None:
 
 def deliver() -> None:
     _runner().deliver()
-
-
-def heartbeat() -> None:
-    _runner().heartbeat()

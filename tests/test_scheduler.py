@@ -159,7 +159,7 @@ def test_two_daemons_and_the_persisted_plan(tmp_path):
     settings = settings_for(tmp_path)
     one = daemon(settings)
     added = one.start(paused=True)
-    assert sorted(added) == ["deliver", "fetch:arxiv", "heartbeat"]
+    assert sorted(added) == ["deliver", "fetch:arxiv"]
     plan = one.listing()
     with pytest.raises(LockHeld):
         daemon(settings).start(paused=True)
