@@ -239,8 +239,12 @@ class Daemon:
             self.scheduler.shutdown(wait=True)
             self._started = False
         self.heartbeat_thread.stop()
-        if self.fatal is None:
+        try:
             self.lock.release()
+        except DatabaseError:
+            if self.fatal is None:
+                raise
+            # the database failed under the daemon: its lock row expires after lock_timeout
         jobs.detach(self)
         self.store.close()
 

@@ -94,11 +94,10 @@ def test_a_database_damaged_under_the_daemon_stops_it_with_one_error(tmp_path):
 def test_a_store_error_inside_a_job_stops_the_daemon(tmp_path, monkeypatch):
     settings = settings_for(tmp_path)
 
-    def broken(self):
-        with self._store_guard():
-            raise StoreError("the store at x is not a Paper Digest database")
+    def refused(*args, **kwargs):
+        raise StoreError("the store at x is not a Paper Digest database")
 
-    monkeypatch.setattr(Daemon, "deliver", broken)
+    monkeypatch.setattr("digest.pipeline.deliver", refused)
     with pytest.raises(StoreError, match="not a Paper Digest database"):
         Daemon(settings, tokens=TOKENS).run_once()
 
