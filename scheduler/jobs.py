@@ -39,3 +39,8 @@ def fetch(source: str) -> None:
 
 def deliver() -> None:
     _runner().deliver()
+
+
+def heartbeat() -> None:
+    """Planned by earlier versions, before the heartbeat had a thread of its own: kept so
+    a plan they saved still loads (the daemon then removes the job from it)."""
