@@ -4,12 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test test-fast bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
 	touch $(STAMP)
 
 # The main job on the built-in defaults: fetch the sample listing, build the preview
@@ -23,12 +23,17 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The edit-test loop: everything but the browser and the subprocess tests.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not browser and not slow"
+
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# ruff and mypy come pinned from the dev extra (pyproject.toml holds their settings).
 lint: $(STAMP)
-	$(BIN)/python -m pip install --quiet ruff mypy
 	$(BIN)/ruff check digest scheduler tests bench
+	$(BIN)/ruff format --check digest scheduler tests bench
 	$(BIN)/mypy
 
 clean:

@@ -5,8 +5,11 @@ SQLAlchemy job store), so a restart keeps the plan. A run missed while the daemo
 down is made up once when it comes back (coalesced), if it is at most
 ``[schedule] misfire_grace`` late. Jobs run one at a time. A job that raises is logged
 with its traceback by APScheduler and runs again at its next time; it never stops the
-daemon. SIGTERM or SIGINT stops it: a delivery in progress finishes the message in
-flight, records it, and the daemon exits.
+daemon, except a database that cannot be used any more (damaged, replaced, gone): that
+stops the daemon with one line and a non-zero exit. The lock is renewed by a heartbeat
+on a thread of its own, so a long job never lets a second daemon take over. SIGTERM or
+SIGINT stops it: a delivery in progress finishes the message in flight, records it, and
+the daemon exits.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -25,16 +29,17 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import DatabaseError, OperationalError
 
+from digest import pipeline
 from digest.config import Settings, cron_trigger
-from digest.deliver import send_due
-from digest.fetch import fetch_sources
-from digest.publish import publish
+from digest.errors import StoreError
 from digest.store import Store
+from digest.text import one_line
 from digest.tokens import Tokens
 from digest.transport import Transport
 from scheduler import jobs
-from scheduler.lock import DaemonLock
+from scheduler.lock import DaemonLock, Heartbeat
 
 log = logging.getLogger("digest.daemon")
 
@@ -46,6 +51,47 @@ class JobSpec:
     func: Callable[..., None]
     trigger: Any
     args: tuple[str, ...] = ()
+
+
+def _schedule(trigger: Any) -> str:
+    """A trigger's schedule without the moment it was made (an interval trigger starts
+    when it is created), so a restart keeps the kept plan's next run times."""
+    if isinstance(trigger, IntervalTrigger):
+        return f"every {trigger.interval} in {trigger.timezone}, jitter {trigger.jitter}"
+    return repr(trigger)
+
+
+class _JobStore(SQLAlchemyJobStore):
+    """APScheduler's job store in our database. A database that cannot be used any more
+    while the scheduler runs stops the daemon (``failed`` says so) instead of killing the
+    scheduler's thread with a traceback."""
+
+    def __init__(self, failed: Callable[[DatabaseError], bool], **options: Any) -> None:
+        super().__init__(**options)
+        self._failed = failed
+
+    def get_due_jobs(self, now: datetime) -> list[Any]:
+        try:
+            return super().get_due_jobs(now)  # type: ignore[no-any-return]
+        except DatabaseError as exc:
+            if not self._failed(exc):
+                raise
+            return []
+
+    def get_next_run_time(self) -> datetime | None:
+        try:
+            return super().get_next_run_time()  # type: ignore[no-any-return]
+        except DatabaseError as exc:
+            if not self._failed(exc):
+                raise
+            return None
+
+    def update_job(self, job: Any) -> None:
+        try:
+            super().update_job(job)
+        except DatabaseError as exc:
+            if not self._failed(exc):
+                raise
 
 
 class Daemon:
@@ -64,9 +110,12 @@ class Daemon:
         self.store = Store.open(settings.store.url)
         self.stopping = threading.Event()
         self.lock = DaemonLock(self.store, settings.schedule.lock_timeout)
+        self.heartbeat_thread = Heartbeat(self.heartbeat, settings.schedule.lock_timeout / 4)
+        #: Why the daemon stopped on its own, if it did (raised by run_forever and run_once).
+        self.fatal: StoreError | None = None
         self.reported: dict[str, date] = {}
         self.scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=self.store.engine)},
+            jobstores={"default": _JobStore(self._database_failed, engine=self.store.engine)},
             executors={"default": ThreadPoolExecutor(1)},
             job_defaults={
                 "coalesce": True,
@@ -100,21 +149,18 @@ class Daemon:
                 IntervalTrigger(seconds=self.settings.schedule.deliver_every, timezone=UTC),
             )
         )
-        specs.append(
-            JobSpec(
-                "heartbeat",
-                "keep the daemon lock",
-                jobs.heartbeat,
-                IntervalTrigger(seconds=self.settings.schedule.lock_timeout / 4, timezone=UTC),
-            )
-        )
         return specs
 
     def start(self, *, paused: bool = False) -> list[str]:
         """Take the lock, load the kept plan, bring it in line with the configuration.
 
         Returns the ids of the jobs that were not in the kept plan yet."""
-        self.lock.acquire(self.clock())
+        try:
+            self.lock.acquire(self.clock())
+        except BaseException:
+            self.store.close()
+            raise
+        self.heartbeat_thread.start()
         jobs.attach(self)
         self.scheduler.start(paused=True)
         self._started = True
@@ -134,7 +180,7 @@ class Daemon:
                     spec.func, spec.trigger, args=spec.args, id=spec.id, name=spec.name
                 )
                 added.append(spec.id)
-            elif repr(job.trigger) != repr(spec.trigger):
+            elif _schedule(job.trigger) != _schedule(spec.trigger):
                 job.reschedule(spec.trigger)  # the schedule changed in the configuration
         for job_id in kept.keys() - wanted.keys():
             self.scheduler.remove_job(job_id)
@@ -162,6 +208,8 @@ class Daemon:
             pass
         log.info("stopping")
         self.shutdown()
+        if self.fatal:
+            raise self.fatal
 
     def run_once(self) -> None:
         """Run every due job one time (and every job new to the kept plan), then stop."""
@@ -169,14 +217,16 @@ class Daemon:
         now = self.clock()
         try:
             for job in sorted(self.scheduler.get_jobs(), key=lambda j: (j.id != "deliver", j.id)):
-                if job.id == "heartbeat":
-                    continue
+                if self.stopping.is_set():
+                    break
                 due = job.id in added or job.next_run_time is None or job.next_run_time <= now
                 if job.id == "deliver" or due:
                     job.func(*job.args)
                     job.modify(next_run_time=job.trigger.get_next_fire_time(None, now))
         finally:
             self.shutdown()
+        if self.fatal:
+            raise self.fatal
 
     def shutdown(self) -> None:
         self.stopping.set()
@@ -188,7 +238,13 @@ class Daemon:
             self.scheduler.remove_jobstore("default", shutdown=False)
             self.scheduler.shutdown(wait=True)
             self._started = False
-        self.lock.release()
+        self.heartbeat_thread.stop()
+        try:
+            self.lock.release()
+        except DatabaseError:
+            if self.fatal is None:
+                raise
+            # the database failed under the daemon: its lock row expires after lock_timeout
         jobs.detach(self)
         self.store.close()
 
@@ -196,23 +252,26 @@ class Daemon:
 
     def fetch(self, source: str) -> None:
         started = time.perf_counter()
-        reports = fetch_sources(self.settings, self.store, names=[source], now=self.clock)
-        for report in reports:
+        fetched = None
+        with self._store_guard():
+            fetched = pipeline.fetch_and_publish(
+                self.settings, self.store, names=[source], now=self.clock
+            )
+        if fetched is None:
+            return
+        for report in fetched.sources:
             if report.failed:
                 self._report_failure(report.name, report.error or "failed")
             else:
                 self.reported.pop(report.name, None)
                 log.info("fetch %s (%.1f s)", report.summary(), time.perf_counter() - started)
-        fresh = any(r.counts.new or r.counts.updated for r in reports)
-        if fresh and self.settings.topics:
-            begun = time.perf_counter()
-            composition = publish(self.settings, self.store, self.clock())
+        composition = fetched.published
+        if composition is not None:
             log.info(
-                "publish %s: %d topic editions, %d highlights (%.1f s)",
+                "publish %s: %d topic editions, %d highlights",
                 composition.period.key,
                 len(composition.rankings),
                 sum(len(r.picks) for r in composition.rankings),
-                time.perf_counter() - begun,
             )
 
     def _report_failure(self, source: str, error: str) -> None:
@@ -228,14 +287,18 @@ class Daemon:
 
     def deliver(self) -> None:
         started = time.perf_counter()
-        report = send_due(
-            self.settings,
-            self.store,
-            now=self.clock(),
-            stop=self.stopping,
-            transport=self.transport,
-            tokens=self.tokens,
-        )
+        report = None
+        with self._store_guard():
+            report = pipeline.deliver(
+                self.settings,
+                self.store,
+                now=self.clock(),
+                stop=self.stopping,
+                transport=self.transport,
+                tokens=self.tokens,
+            )
+        if report is None:
+            return
         log.info(
             "deliver: %s; %d not due yet (%.1f s)",
             report.summary(),
@@ -247,7 +310,44 @@ class Daemon:
         if report.stopped:
             log.warning("deliver stopped: %s", report.stopped)
 
-    def heartbeat(self) -> None:
-        if not self.lock.beat(self.clock()):
-            log.error("another daemon took over the lock; stopping")
-            self.stopping.set()
+    def heartbeat(self) -> bool:
+        """Renew the lock (on the heartbeat's own thread); False ends the beating."""
+        try:
+            with self._store_guard():
+                if self.lock.beat(self.clock()):
+                    return True
+                log.error("another daemon took over the lock; stopping")
+        except Exception as exc:  # noqa: BLE001 - the thread must stop the daemon, not die
+            self._fail(StoreError(f"the daemon lock could not be renewed: {one_line(str(exc))}"))
+        self.stopping.set()
+        return False
+
+    # failing
+
+    @contextmanager
+    def _store_guard(self) -> Iterator[None]:
+        """A database that cannot be used any more stops the daemon (the job ends quietly;
+        run_forever raises the error once stopped). Other failures go on up."""
+        try:
+            yield
+        except StoreError as exc:
+            self._fail(self._unusable(str(exc)))
+        except DatabaseError as exc:
+            if not self._database_failed(exc):
+                raise
+
+    def _database_failed(self, exc: DatabaseError) -> bool:
+        """Stop for a database that cannot be used any more; False if it is only busy."""
+        if isinstance(exc, OperationalError) and "locked" in str(exc.orig):
+            return False  # busy for a while: the next run tries again
+        self._fail(self._unusable(str(exc.orig or exc)))
+        return True
+
+    def _unusable(self, reason: str) -> StoreError:
+        url = self.store.engine.url.render_as_string(hide_password=True)
+        return StoreError(f"the database {url} cannot be used any more: {one_line(reason)}")
+
+    def _fail(self, error: StoreError) -> None:
+        if self.fatal is None:
+            self.fatal = error
+        self.stopping.set()

@@ -10,13 +10,15 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from digest.errors import DigestError
 from digest.store import Store
-from digest.store.database import write_transaction
+from digest.store.database import create_engine, write_transaction
 from digest.store.schema import daemon_lock
 
 
@@ -58,14 +60,21 @@ class DaemonLock:
             )
 
     def beat(self, now: datetime) -> bool:
-        """Show this daemon is alive; False if the lock was taken over meanwhile."""
-        with write_transaction(self.store.engine) as conn:
-            result = conn.execute(
-                daemon_lock.update()
-                .where(daemon_lock.c.name == self.name, daemon_lock.c.holder == self.holder)
-                .values(heartbeat_at=now)
-            )
-            return bool(result.rowcount)
+        """Show this daemon is alive; False if the lock was taken over meanwhile.
+
+        Each beat opens a connection of its own (the heartbeat runs beside the jobs), so it
+        also sees the database file as it is on disk now: damaged, replaced or gone."""
+        engine = create_engine(self.store.engine.url.render_as_string(hide_password=False))
+        try:
+            with write_transaction(engine) as conn:
+                result = conn.execute(
+                    daemon_lock.update()
+                    .where(daemon_lock.c.name == self.name, daemon_lock.c.holder == self.holder)
+                    .values(heartbeat_at=now)
+                )
+                return bool(result.rowcount)
+        finally:
+            engine.dispose()
 
     def release(self) -> None:
         with write_transaction(self.store.engine) as conn:
@@ -74,3 +83,27 @@ class DaemonLock:
                     daemon_lock.c.name == self.name, daemon_lock.c.holder == self.holder
                 )
             )
+
+
+class Heartbeat:
+    """Calls ``beat`` every ``every`` seconds on a thread of its own, so a long job (a
+    delivery, a slow fetch) never keeps the lock from being renewed."""
+
+    def __init__(self, beat: Callable[[], bool], every: float) -> None:
+        self.beat = beat
+        self.every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="digest-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            if not self.beat():
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join()

@@ -1,4 +1,8 @@
-"""Shared fixtures: the real data in ../shared/data, a real HTTP server, a real SQLite store."""
+"""Shared fixtures: a real HTTP server, a real SQLite store, the real data in ../shared/data.
+
+Tests that read the real data are marked ``realdata``; on a machine without it they are
+skipped with a reason saying how to run them. Under ``CI=true`` missing data stops the run.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import email.utils
 import hashlib
 import os
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,8 +41,26 @@ HF_DIR = DATA / "hf-daily"
 LISTING = DATA / "listing" / "000_f818781e1eb7ac74.txt"
 TRICKY = DATA / "feeds-tricky"
 
-if not DATA.is_dir():  # pragma: no cover - a broken checkout layout, not a skip
-    raise RuntimeError(f"shared test data not found at {DATA} (set DIGEST_SHARED_DATA)")
+HAVE_DATA = DATA.is_dir()
+HOW_TO_GET_DATA = (
+    "put it at ../shared/data beside the checkout, or set DIGEST_SHARED_DATA to its folder"
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not HAVE_DATA and os.environ.get("CI", "").lower() == "true":
+        raise pytest.UsageError(
+            f"CI=true runs every test, and the real test data is not at {DATA}: " + HOW_TO_GET_DATA
+        )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if HAVE_DATA:
+        return
+    skip = pytest.mark.skip(reason=f"needs the real test data: {HOW_TO_GET_DATA}")
+    for item in items:
+        if "realdata" in item.keywords:
+            item.add_marker(skip, append=False)
 
 
 @dataclass
@@ -162,11 +185,78 @@ def http_client(fake_time: FakeTime) -> Iterator[HttpClient]:
     client.close()
 
 
+def sample_config(tmp_path: Path, **sections: dict[str, Any]) -> Settings:
+    """The built-in sample settings with everything they write in ``tmp_path`` (the store,
+    the site, the outbox); ``sections`` change keys by section, e.g. mail={"send_empty": True}.
+    """
+    from digest.config import sample_settings
+
+    base = sample_settings()
+    parts: dict[str, dict[str, Any]] = {
+        "store": {"url": f"sqlite:///{tmp_path / 'digest.db'}"},
+        "site": {"out_dir": str(tmp_path / "site")},
+        "mail": {"outbox_dir": str(tmp_path / "outbox")},
+    }
+    for name, values in sections.items():
+        parts.setdefault(name, {}).update(values)
+    return base.model_copy(
+        update={name: getattr(base, name).model_copy(update=v) for name, v in parts.items()}
+    )
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(f"sqlite:///{tmp_path / 'digest.db'}")
-    yield opened
-    opened.close()
+def sample(tmp_path: Path) -> Settings:
+    """The sample settings, writing into tmp_path."""
+    return sample_config(tmp_path)
+
+
+@pytest.fixture
+def open_store() -> Iterator[Callable[[Settings], Store]]:
+    """Opens the store of the settings given; every store it opened is closed at teardown."""
+    opened: list[Store] = []
+
+    def open_(settings: Settings) -> Store:
+        opened.append(Store.open(settings.store.url))
+        return opened[-1]
+
+    yield open_
+    for each in opened:
+        each.close()
+
+
+@pytest.fixture
+def store(sample: Settings, open_store: Callable[[Settings], Store]) -> Store:
+    """The sample settings' store: a real, empty SQLite file in tmp_path, closed at teardown."""
+    return open_store(sample)
+
+
+@pytest.fixture(autouse=True)
+def _every_store_is_closed(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """A store a test opened and left open is closed here, with a ResourceWarning naming the
+    test (``-W error::ResourceWarning`` turns it into an error)."""
+    opened: list[Store] = []
+    closed: set[int] = set()
+    real_open = Store.open.__func__  # type: ignore[attr-defined]
+    real_close = Store.close
+
+    def open_(cls: type[Store], *args: Any, **kwargs: Any) -> Store:
+        opened.append(real_open(cls, *args, **kwargs))
+        return opened[-1]
+
+    def close(self: Store) -> None:
+        closed.add(id(self))
+        real_close(self)
+
+    monkeypatch.setattr(Store, "open", classmethod(open_))
+    monkeypatch.setattr(Store, "close", close)
+    yield
+    left = [each for each in opened if id(each) not in closed]
+    for each in left:
+        real_close(each)
+    if left:
+        warnings.warn(
+            ResourceWarning(f"{request.node.nodeid} left {len(left)} store(s) open"), stacklevel=1
+        )
 
 
 def make_settings(tmp_path: Path, sources: list[dict[str, Any]], **sections: Any) -> Settings:

@@ -68,6 +68,17 @@ keywords = ["reinforcement learning", "reward model"]
     return config, addresses
 
 
+def start_daemon(config: Path) -> subprocess.Popen[str]:
+    """`digest schedule` on this configuration, its output piped."""
+    return subprocess.Popen(
+        [DIGEST, "--config", str(config), "schedule"],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def ledger(config: Path) -> list[dict]:
     out = subprocess.run(
         [DIGEST, "--config", str(config), "deliveries", "--format", "jsonl"],

@@ -100,6 +100,7 @@ def test_missing_config_given_explicitly_is_an_error(workdir, capsys, monkeypatc
     assert "also-nope.toml" in capsys.readouterr().err
 
 
+@pytest.mark.realdata
 def test_fetch_prints_a_line_per_source_and_exits_1_when_one_failed(workdir, capsys):
     write_config(
         workdir / "digest.toml",
@@ -149,6 +150,7 @@ def test_without_a_config_file_the_sample_settings_work_offline(workdir, capsys)
     assert (workdir / "digest.db").exists()
 
 
+@pytest.mark.slow
 def test_console_script_reports_bad_config_without_a_traceback(workdir):
     write_config(workdir / "digest.toml", '[[sources]]\nname = "x"\nkind = "feed"\nurl = 5\n')
     script = Path(sys.executable).with_name("digest")
@@ -228,3 +230,15 @@ def test_rank_table_explains_and_an_old_day_is_empty_with_a_reason(workdir, caps
     assert "rl: 0 highlights of 0 candidates (empty: no new papers arrived" in (
         capsys.readouterr().err
     )
+
+
+@pytest.mark.slow
+def test_the_command_imports_no_store_templates_or_css_inliner_until_a_command_runs():
+    code = (
+        "import sys, digest.cli; "
+        "print(' '.join(m for m in ('sqlalchemy', 'css_inline', 'jinja2') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""

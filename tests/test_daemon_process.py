@@ -7,7 +7,7 @@ import subprocess
 import threading
 
 import pytest
-from processes import DIGEST, ENV, hold_message, ledger, prepare
+from processes import DIGEST, ENV, hold_message, ledger, prepare, start_daemon
 
 pytestmark = pytest.mark.slow
 
@@ -15,13 +15,7 @@ pytestmark = pytest.mark.slow
 def test_the_daemon_delivers_each_edition_once_over_its_ticks(tmp_path, smtp_sink):
     sink, port = smtp_sink
     config, addresses = prepare(tmp_path, port, daemon=True, readers=3)
-    daemon = subprocess.Popen(
-        [DIGEST, "--config", str(config), "schedule"],
-        env=ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    daemon = start_daemon(config)
     try:
         assert sink.wait_for(3, timeout=60), "the daemon delivered nothing"
         # a second daemon on the same database refuses to start
@@ -48,13 +42,7 @@ def test_sigterm_during_a_send_finishes_the_message_in_flight_and_exits(tmp_path
     sink, port = smtp_sink
     config, addresses = prepare(tmp_path, port, daemon=True, readers=5)
     in_flight, release = hold_message(sink, 2)
-    daemon = subprocess.Popen(
-        [DIGEST, "--config", str(config), "schedule"],
-        env=ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    daemon = start_daemon(config)
     lines: list[str] = []
     stopping = threading.Event()
 
@@ -75,6 +63,8 @@ def test_sigterm_during_a_send_finishes_the_message_in_flight_and_exits(tmp_path
         release.set()
     daemon.wait(30)
     reader.join(30)
+    daemon.stdout.close()
+    daemon.stderr.close()
     err = "".join(lines)
     assert daemon.returncode == 0, err
     rows = ledger(config)

@@ -25,6 +25,7 @@ def run(tmp_path, sources, http_client, **kwargs):
     return reports, store
 
 
+@pytest.mark.realdata
 def test_feed_over_http_then_an_unchanged_feed_costs_a_304(tmp_path, http_server, http_client):
     url = http_server.serve("/rss/all", RSS_ALL)
     sources = [{"name": "all", "kind": "arxiv-rss", "url": url}]
@@ -45,6 +46,7 @@ def test_feed_over_http_then_an_unchanged_feed_costs_a_304(tmp_path, http_server
     assert len(store.papers()) == 1504
 
 
+@pytest.mark.realdata
 def test_retry_after_a_503_honours_retry_after(tmp_path, http_server, http_client, fake_time):
     url = http_server.serve("/rss/atom", RSS_ATOM)
     http_server.fail_first("/rss/atom", (503, {"Retry-After": "7"}), (500, {}))
@@ -54,6 +56,7 @@ def test_retry_after_a_503_honours_retry_after(tmp_path, http_server, http_clien
     assert fake_time.sleeps == [7.0, 2.0]  # Retry-After, then backoff 1 s doubled
 
 
+@pytest.mark.realdata
 def test_429_then_success(tmp_path, http_server, http_client, fake_time):
     url = http_server.serve("/hf", HF_RAW)
     http_server.fail_first("/hf", (429, {"Retry-After": "3"}))
@@ -61,6 +64,7 @@ def test_429_then_success(tmp_path, http_server, http_client, fake_time):
     assert reports[0].counts.new == 30 and fake_time.sleeps == [3.0]
 
 
+@pytest.mark.realdata
 def test_a_source_that_keeps_failing_is_skipped_and_the_others_stored(
     tmp_path, http_server, http_client
 ):
@@ -99,6 +103,7 @@ def _api_pages(query):
     return 200, found[0].read_bytes(), {"Content-Type": "application/atom+xml"}
 
 
+@pytest.mark.realdata
 def test_api_pages_politely_up_to_the_cap(tmp_path, http_server, http_client, fake_time):
     url = http_server.serve("/api/query", _api_pages)
     http_server.fail_first("/api/query", (503, {}))
@@ -122,6 +127,7 @@ def test_api_pages_politely_up_to_the_cap(tmp_path, http_server, http_client, fa
     assert fake_time.sleeps == [1.0, 2.0, 3.0, 3.0]
 
 
+@pytest.mark.realdata
 def test_api_stops_at_total_results(tmp_path, http_server, http_client):
     url = http_server.serve(
         "/api/query",
@@ -162,6 +168,7 @@ def _id_lookup(query):
     return 200, body, {}
 
 
+@pytest.mark.realdata
 def test_id_list_is_looked_up_through_the_api(tmp_path, http_server, http_client):
     ids = tmp_path / "picks.txt"
     ids.write_text(
@@ -187,6 +194,7 @@ def test_id_list_is_looked_up_through_the_api(tmp_path, http_server, http_client
     ]
 
 
+@pytest.mark.realdata
 def test_api_file_and_daily_papers_over_http_merge_into_52_records(
     tmp_path, http_server, http_client
 ):

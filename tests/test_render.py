@@ -126,6 +126,7 @@ def test_authors_are_shortened_past_five():
     assert short_authors([str(i) for i in range(8)]) == "0, 1, 2, 3, 4 and 3 more"
 
 
+@pytest.mark.realdata
 def test_a_large_edition_stays_under_gmail_clipping(tmp_path):
     topic = {
         "slug": "all",

@@ -8,6 +8,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from conftest import SAMPLE, make_settings
 
 from digest.deliver import send_due
@@ -57,9 +58,11 @@ def ticks(start: datetime, end: datetime, every: timedelta):
         ("America/New_York", 8, "2026-11-01", datetime(2026, 11, 1, 13, 0, tzinfo=UTC)),
     ],
 )
-def test_one_edition_per_local_day_across_daylight_saving(tmp_path, zone, hour, day, expected_utc):
+def test_one_edition_per_local_day_across_daylight_saving(
+    tmp_path, open_store, zone, hour, day, expected_utc
+):
     settings = settings_for(tmp_path)
-    store = Store.open(settings.store.url)
+    store = open_store(settings)
     add(store, settings, "reader@example.org", timezone=zone, hour=hour)
     start = expected_utc - timedelta(hours=12)
     every = timedelta(minutes=15)
@@ -71,9 +74,9 @@ def test_one_edition_per_local_day_across_daylight_saving(tmp_path, zone, hour, 
     assert first_tick <= editions[0].claimed_at < first_tick + timedelta(minutes=1)
 
 
-def test_a_week_of_ticks_gives_one_edition_a_day_and_one_a_week(tmp_path):
+def test_a_week_of_ticks_gives_one_edition_a_day_and_one_a_week(tmp_path, open_store):
     settings = settings_for(tmp_path)
-    store = Store.open(settings.store.url)
+    store = open_store(settings)
     add(store, settings, "daily@example.org", timezone="Europe/Berlin", hour=7)
     add(
         store,
@@ -96,9 +99,9 @@ def test_a_week_of_ticks_gives_one_edition_a_day_and_one_a_week(tmp_path):
     assert periods["weekly@example.org"] == ["2026-W43"]
 
 
-def test_after_days_of_downtime_one_edition_covers_the_gap(tmp_path):
+def test_after_days_of_downtime_one_edition_covers_the_gap(tmp_path, open_store):
     settings = settings_for(tmp_path, send_empty=False)
-    store = Store.open(settings.store.url)
+    store = open_store(settings)
     add(store, settings, "reader@example.org", hour=6)
     day = datetime(2026, 11, 23, tzinfo=UTC)
     subjects = ["robots", "markets", "proteins", "compilers"]
@@ -131,9 +134,9 @@ def test_after_days_of_downtime_one_edition_covers_the_gap(tmp_path):
     ]
 
 
-def test_one_daemon_per_database_and_a_dead_ones_lock_is_taken_over(tmp_path):
+def test_one_daemon_per_database_and_a_dead_ones_lock_is_taken_over(tmp_path, open_store):
     settings = settings_for(tmp_path)
-    store = Store.open(settings.store.url)
+    store = open_store(settings)
     now = datetime(2026, 11, 27, 12, tzinfo=UTC)
     first = DaemonLock(store, timeout=120)
     first.acquire(now)
@@ -158,15 +161,17 @@ def test_two_daemons_and_the_persisted_plan(tmp_path):
     settings = settings_for(tmp_path)
     one = daemon(settings)
     added = one.start(paused=True)
-    assert sorted(added) == ["deliver", "fetch:arxiv", "heartbeat"]
+    assert sorted(added) == ["deliver", "fetch:arxiv"]
     plan = one.listing()
     with pytest.raises(LockHeld):
         daemon(settings).start(paused=True)
     one.shutdown()
-    again = daemon(settings)
-    assert again.start(paused=True) == []  # the kept plan, not a new one
-    assert again.listing() == plan
-    again.shutdown()
+    # restarted a while later: the interval jobs keep their next run times
+    with time_machine.travel(datetime.now(UTC) + timedelta(seconds=90)):
+        again = daemon(settings)
+        assert again.start(paused=True) == []  # the kept plan, not a new one
+        assert again.listing() == plan
+        again.shutdown()
     changed = settings.model_copy(
         update={
             "sources": [
@@ -266,3 +271,21 @@ def test_once_runs_new_and_due_jobs_then_only_what_is_due(tmp_path, monkeypatch)
     assert runs == ["deliver", "fetch arxiv"]
     daemon(settings).run_once()  # an hour's fetch is not due again a moment later
     assert runs == ["deliver", "fetch arxiv", "deliver"]
+
+
+def test_the_fetch_job_publishes_only_when_something_new_arrived(tmp_path, caplog):
+    settings = settings_for(tmp_path).model_copy(
+        update={
+            "site": settings_for(tmp_path).site.model_copy(update={"out_dir": tmp_path / "site"})
+        }
+    )
+    running = daemon(settings, clock=lambda: datetime(2026, 11, 26, 14, tzinfo=UTC))
+    caplog.set_level(logging.INFO, logger="digest.daemon")
+    try:
+        running.fetch("arxiv")
+        running.fetch("arxiv")  # nothing new the second time
+    finally:
+        running.store.close()
+    published = [r.getMessage() for r in caplog.records if r.getMessage().startswith("publish")]
+    assert published == ["publish 2026-11-26: 1 topic editions, 5 highlights"]
+    assert (tmp_path / "site" / "feeds" / "rl.rss").is_file()

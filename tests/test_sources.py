@@ -26,6 +26,7 @@ from digest.errors import ParseError
 from digest.sources import arxiv_api, arxiv_ids, arxiv_rss, feed, hf_daily, listing
 
 
+@pytest.mark.realdata
 def test_all_archives_feed_gives_1504_papers_569_replacements():
     papers = arxiv_rss.parse(RSS_ALL.read_bytes()).papers
     assert len(papers) == 1504
@@ -51,6 +52,7 @@ def test_all_archives_feed_gives_1504_papers_569_replacements():
     assert all(p.published is None and p.updated is not None for p in replaced)
 
 
+@pytest.mark.realdata
 def test_all_archives_categories_keep_the_feed_order_primary_first():
     raw = RSS_ALL.read_text(encoding="utf-8")
     items = raw.split("<item>")[1:]
@@ -64,6 +66,7 @@ def test_all_archives_categories_keep_the_feed_order_primary_first():
     assert multi > 100
 
 
+@pytest.mark.realdata
 def test_multiple_authors_from_one_dc_creator():
     papers = arxiv_rss.parse(RSS_ALL.read_bytes()).papers
     many = [p for p in papers if len(p.authors) >= 5]
@@ -71,6 +74,7 @@ def test_multiple_authors_from_one_dc_creator():
     assert all("," not in name for p in many for name in p.authors)
 
 
+@pytest.mark.realdata
 def test_atom_listing_feed():
     papers = arxiv_rss.parse(RSS_ATOM.read_bytes()).papers
     assert len(papers) == 7
@@ -83,11 +87,13 @@ def test_atom_listing_feed():
     assert align.abstract.startswith("As large language models (LLMs) increasingly")
 
 
+@pytest.mark.realdata
 def test_arxiv_error_feed_is_a_source_error_not_zero_papers():
     with pytest.raises(ParseError, match="Bad archive 'astroph'"):
         arxiv_rss.parse(RSS_ERROR.read_bytes())
 
 
+@pytest.mark.realdata
 def test_empty_arxiv_feed_is_zero_papers_and_says_so():
     result = arxiv_rss.parse(RSS_EMPTY.read_bytes())
     assert result.papers == []
@@ -135,6 +141,7 @@ def test_older_rss1_rdf_listing_form():
     assert papers[0].authors == ("Jane Doe", "Richard Roe")
 
 
+@pytest.mark.realdata
 def test_gzip_body_served_without_content_encoding_is_inflated():
     compressed = gzip.compress(RSS_ATOM.read_bytes())
     assert len(arxiv_rss.parse(compressed).papers) == 7
@@ -144,6 +151,7 @@ def test_gzip_body_served_without_content_encoding_is_inflated():
     )
 
 
+@pytest.mark.realdata
 def test_api_response():
     papers = arxiv_api.parse(API_QUERY.read_bytes()).papers
     assert len(papers) == 25
@@ -162,6 +170,7 @@ def test_api_response():
     assert first.published.isoformat() == "2026-07-30T17:59:56+00:00"
 
 
+@pytest.mark.realdata
 @pytest.mark.parametrize(
     ("name", "count"),
     [
@@ -179,6 +188,7 @@ def test_api_responses_in_the_2016_format(name, count):
         assert paper.title and "\n" not in paper.title and not paper.abstract.startswith(" ")
 
 
+@pytest.mark.realdata
 def test_api_2016_journal_ref_and_doi():
     paper = arxiv_api.parse((API_2016 / "id_list=1111.2011v2.xml").read_bytes()).papers[0]
     assert (paper.id, paper.version) == ("arxiv:1111.2011", 2)
@@ -189,6 +199,7 @@ def test_api_2016_journal_ref_and_doi():
     )
 
 
+@pytest.mark.realdata
 def test_api_2026_bodies_old_style_ids_and_errors():
     counts = {}
     for path in sorted(API_BODIES.glob("*.xml")):
@@ -209,6 +220,7 @@ def test_api_2026_bodies_old_style_ids_and_errors():
     assert (len(page.papers), page.total, page.start) == (100, 214881, 0)
 
 
+@pytest.mark.realdata
 def test_daily_papers_response():
     papers = hf_daily.parse(HF_RAW.read_bytes()).papers
     assert len(papers) == 30
@@ -222,6 +234,7 @@ def test_daily_papers_response():
     assert [p.upvotes for p in papers] == [item["paper"]["upvotes"] for item in raw]
 
 
+@pytest.mark.realdata
 @pytest.mark.parametrize(
     ("name", "count"),
     [
@@ -262,6 +275,7 @@ def _expected_listing() -> list[tuple[str, str]]:
     return list(zip(body[0::2], body[1::2], strict=True))
 
 
+@pytest.mark.realdata
 def test_pasted_listing_yields_exactly_68_papers_with_titles_and_abstracts():
     papers = listing.parse(LISTING.read_bytes()).papers
     expected = _expected_listing()
@@ -281,6 +295,7 @@ def test_pasted_listing_yields_exactly_68_papers_with_titles_and_abstracts():
         assert header not in titles
 
 
+@pytest.mark.realdata
 def test_code_link_at_the_end_of_an_abstract_becomes_the_code_link():
     papers = {p.title.split(":")[0]: p for p in listing.parse(LISTING.read_bytes()).papers}
     assert papers["Attentive WaveBlock"].links["code"] == (
@@ -318,6 +333,7 @@ def test_id_list_file():
 TRICKY_FILES = sorted(p for p in TRICKY.rglob("*") if p.is_file())
 
 
+@pytest.mark.realdata
 @pytest.mark.parametrize("path", TRICKY_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_tricky_feed_yields_entries_or_one_clear_error(path):
     try:
@@ -332,6 +348,7 @@ def test_every_tricky_feed_yields_entries_or_one_clear_error(path):
         assert "<" not in paper.title or "&lt;" not in paper.title
 
 
+@pytest.mark.realdata
 def test_tricky_feeds_read_correctly_where_they_can_be():
     def titles(name):
         return [p.title for p in feed.parse(next(TRICKY.rglob(name)).read_bytes()).papers]
@@ -346,6 +363,7 @@ def test_tricky_feeds_read_correctly_where_they_can_be():
         feed.parse((TRICKY / "speedparser-realworld-2011" / "0256.dat").read_bytes())
 
 
+@pytest.mark.realdata
 def test_script_in_a_title_stays_text():
     papers = feed.parse(
         next(TRICKY.rglob("wellformed__sanitize__entry_title_script.xml")).read_bytes()

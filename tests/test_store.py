@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 from conftest import API_QUERY, HF_RAW, LISTING, RSS_ALL
 
@@ -22,6 +23,7 @@ def ingest(store: Store, source: str, kind: str, papers: list[Paper], now: datet
     return store.ingest(source, SOURCE_PRIORITY[kind], papers, now)
 
 
+@pytest.mark.realdata
 def test_api_and_daily_papers_share_three_papers_so_give_52_records(store):
     api = arxiv_api.parse(API_QUERY.read_bytes()).papers
     hf = hf_daily.parse(HF_RAW.read_bytes()).papers
@@ -107,6 +109,7 @@ def test_versions_are_one_record_and_a_replacement_is_an_update(store):
     assert store.paper("arxiv:2401.00002").version == 3
 
 
+@pytest.mark.realdata
 def test_fetching_the_same_listing_again_changes_nothing_stored_about_the_papers(store):
     papers = arxiv_rss.parse(RSS_ALL.read_bytes()).papers
     first = ingest(store, "all", "arxiv-rss", papers)
@@ -126,6 +129,7 @@ def test_fetching_the_same_listing_again_changes_nothing_stored_about_the_papers
     assert all(p.last_seen == T0 + timedelta(hours=2) for p in store.papers(source="all"))
 
 
+@pytest.mark.realdata
 def test_pasted_listing_paper_folds_into_the_arxiv_record_of_the_same_title(store):
     pasted = listing.parse(LISTING.read_bytes()).papers
     ingest(store, "pasted", "listing", pasted)
@@ -149,6 +153,7 @@ def test_pasted_listing_paper_folds_into_the_arxiv_record_of_the_same_title(stor
     assert again.new == 0 and len(store.papers()) == 68
 
 
+@pytest.mark.realdata
 def test_pasted_listing_after_the_arxiv_record_joins_it(store):
     arxiv = Paper(
         id="arxiv:2104.00002",

@@ -1,0 +1,147 @@
+"""Commands that deliver: send, deliveries (the ledger) and run (every stage in order)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from digest.cli.app import App, _now, _table, pass_app
+from digest.errors import DigestError
+from digest.text import one_line
+
+if TYPE_CHECKING:
+    from digest.deliver import SendReport
+
+
+def _send_report(report: SendReport, dry_run: bool, fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(report.as_json(), indent=2))
+    else:
+        for email, key, papers in report.planned:
+            click.echo(f"would send {key} to {email}: {papers} papers")
+        for email, reason in report.skipped:
+            click.echo(f"skipped {email}: {reason}")
+        click.echo(
+            ("Dry run: " if dry_run else "")
+            + report.summary()
+            + f" ({report.not_due} not due yet, {report.done_before} sent before)"
+        )
+    if report.stopped:
+        raise DigestError(f"sending stopped: {report.stopped}")
+
+
+def _progress() -> Any:
+    return click.progressbar(length=0, label="Sending", file=sys.stderr, show_pos=True)
+
+
+@click.command()
+@click.option(
+    "--period",
+    metavar="KEY",
+    help="The period: a day (2026-11-27) or an ISO week "
+    "(2026-W48); default: each subscriber's current one.",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would be sent; send nothing.")
+@click.option("--limit", type=click.IntRange(min=1), help="Send at most N messages.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@pass_app
+def send(app: App, period: str | None, dry_run: bool, limit: int | None, fmt: str) -> None:
+    """Send the due editions: to every active subscriber whose local send hour has come.
+
+    Each edition goes out once, however often this runs and even when two runs overlap:
+    the ledger (see `digest deliveries`) claims it first. Ends with the counts: sent,
+    skipped (with reasons), retried, failed, bounced.
+
+    Example: digest send --dry-run
+    """
+    from digest.deliver import send_due
+
+    with _progress() as bar:
+        report = send_due(
+            app.settings,
+            app.store,
+            now=_now(),
+            period_key=period,
+            dry_run=dry_run,
+            limit=limit,
+            on_progress=bar.update,
+        )
+    _send_report(report, dry_run, fmt)
+    if report.failed:
+        raise click.exceptions.Exit(1)
+
+
+@click.command()
+@click.option("--period", metavar="KEY", help="Only this period.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table", show_default=True
+)
+@pass_app
+def deliveries(app: App, period: str | None, fmt: str) -> None:
+    """Show the delivery ledger: one row per subscriber and period.
+
+    Example: digest deliveries --period 2026-11-27
+    """
+    rows = app.store.deliveries(period)
+    emails = {s.id: s.email for s in app.store.subscribers(ids=[r.subscriber_id for r in rows])}
+    if fmt == "jsonl":
+        for row in rows:
+            click.echo(
+                json.dumps(
+                    {
+                        "email": emails.get(row.subscriber_id),
+                        "period": row.period,
+                        "status": row.status,
+                        "attempts": row.attempts,
+                        "last_error": row.last_error,
+                        "message_id": row.message_id,
+                        "papers": [pid for _, pid in row.papers],
+                        "sent_at": row.sent_at.isoformat() if row.sent_at else None,
+                        "claimed_by": row.claimed_by,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        return
+    table = [
+        (
+            emails.get(r.subscriber_id, "?"),
+            r.period,
+            r.status,
+            str(r.attempts),
+            r.sent_at.strftime("%Y-%m-%d %H:%M") if r.sent_at else "",
+            one_line(r.last_error or "", 50),
+        )
+        for r in rows
+    ]
+    _table(("email", "period", "status", "attempts", "sent (UTC)", "last error"), table)
+
+
+@click.command("run")
+@click.option("--dry-run", is_flag=True, help="Fetch, then show what would be sent.")
+@pass_app
+def run_command(app: App, dry_run: bool) -> None:
+    """Fetch every source; if anything new arrived, rebuild today's editions, the archive
+    and the feeds (in [site] out_dir); then send whatever is due now.
+
+    Example: digest run
+    """
+    from digest.pipeline import run
+
+    with _progress() as bar:
+        report = run(
+            app.settings,
+            app.store,
+            now=_now(),
+            dry_run=dry_run,
+            on_source=lambda r: click.echo(r.summary()),
+            on_progress=bar.update,
+        )
+    _send_report(report.delivery, dry_run, "text")
+    if any(r.failed for r in report.sources) or report.delivery.failed:
+        raise click.exceptions.Exit(1)
