@@ -34,8 +34,8 @@ from bench.common import DATA, save, table
 from digest.config import load_settings
 from digest.deliver import SendReport
 from digest.deliver.dispatch import Dispatcher
-from digest.deliver.prepare import prepare
 from digest.deliver.plan import plan
+from digest.deliver.prepare import prepare
 from digest.models import Paper
 from digest.sources import SOURCE_PRIORITY
 from digest.store import Store
@@ -152,15 +152,17 @@ class Sink:
             stdout=subprocess.PIPE,
             text=True,
         )
-        assert self.process.stdout.readline().strip() == "ready"
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.stdin, self.stdout = self.process.stdin, self.process.stdout
+        assert self.stdout.readline().strip() == "ready"
 
     def count(self) -> int:
-        self.process.stdin.write("count\n")
-        self.process.stdin.flush()
-        return int(self.process.stdout.readline())
+        self.stdin.write("count\n")
+        self.stdin.flush()
+        return int(self.stdout.readline())
 
     def close(self) -> None:
-        self.process.stdin.close()  # ends the sink's command loop
+        self.stdin.close()  # ends the sink's command loop
         try:
             self.process.wait(10)
         except subprocess.TimeoutExpired:

@@ -106,6 +106,7 @@ keywords = ["language model", "LLM"]
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert server.stderr is not None
     try:
         for line in server.stderr:  # uvicorn says when it listens
             if "Uvicorn running" in line:

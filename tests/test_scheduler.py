@@ -14,7 +14,6 @@ from conftest import SAMPLE, make_settings
 from digest.deliver import send_due
 from digest.models import Paper
 from digest.sources import SOURCE_PRIORITY
-from digest.store import Store
 from digest.subscribers import subscription
 from digest.tokens import Tokens
 from scheduler.daemon import Daemon

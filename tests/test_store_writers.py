@@ -10,8 +10,7 @@ from typing import Any
 
 from conftest import RSS_ALL
 
-from digest.sources import SOURCE_PRIORITY
-from digest.sources import arxiv_rss
+from digest.sources import SOURCE_PRIORITY, arxiv_rss
 from digest.store import Store
 from digest.subscribers import Subscription
 

@@ -115,7 +115,7 @@ def rank_topic(
     considered = allowed
     if not score_all and not only_categories:
         # only papers with some tie to the topic can be picked: skip scoring the rest
-        pinned = {
+        pinned_positions = {
             corpus.position[i] for i, mark in pins.items() if mark == "pin" and i in corpus.position
         }
         by_author = {
@@ -123,7 +123,7 @@ def rank_topic(
             for i in allowed
             if followed and any(_name_key(a) in followed for a in corpus.papers[i].authors)
         }
-        considered = allowed & (set(text) | set(seed_scores) | pinned | by_author)
+        considered = allowed & (set(text) | set(seed_scores) | pinned_positions | by_author)
     scored: list[_Scored] = []
     for index in sorted(considered):
         paper = corpus.papers[index]
