@@ -92,7 +92,7 @@ KEYWORD_TOPICS = [
 
 SEED_TOPICS = [
     SeedTopic(CS, category)
-    for category in ("cs.CV", "cs.CL", "cs.AI", "cs.LG", "cs.IT", "cs.RO", "cs.GR", "cs.IR")
+    for category in ("cs.CV", "cs.CL", "cs.AI", "cs.LG", "eess.IV", "cs.RO", "cs.GR", "cs.IR")
 ] + [
     SeedTopic(ASTRO, category)
     for category in ("astro-ph.GA", "astro-ph.CO", "astro-ph.IM", "astro-ph.HE",
