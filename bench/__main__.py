@@ -18,13 +18,21 @@ def main(argv: list[str] | None = None) -> int:
         help=f"benchmarks to run (default: all of {', '.join(BENCHMARKS)})",
     )
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument(
+        "--split",
+        choices=["dev", "held-out"],
+        help="rank_quality: score one half of the corpus days only (tune on dev)",
+    )
     args = parser.parse_args(argv)
     for name in args.names or BENCHMARKS:
         if name not in BENCHMARKS:
             parser.error(f"unknown benchmark {name!r} (choose from {', '.join(BENCHMARKS)})")
         module = importlib.import_module(f"bench.{name}")
         print(f"== {name} ==", flush=True)
-        module.run(quick=args.quick)
+        if args.split and name == "rank_quality":
+            module.run(quick=args.quick, split=args.split)
+        else:
+            module.run(quick=args.quick)
     return 0
 
 
