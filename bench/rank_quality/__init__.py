@@ -83,9 +83,11 @@ def _ours(
     return order + [r.id for r in rows if r.id not in seen]
 
 
-def _timed(timings: dict[str, float], name: str, fn: Callable[[], list[str]]) -> list[str]:
+def _timed(
+    timings: dict[str, float], name: str, fn: Callable[..., list[str]], *args: Any, **kw: Any
+) -> list[str]:
     start = time.perf_counter()
-    order = fn()
+    order = fn(*args, **kw)
     timings[name] += time.perf_counter() - start
     return order
 
@@ -107,8 +109,10 @@ def evaluate(split: str, quick: bool, minilm: baselines.MiniLM | None) -> dict[s
             _score_day(day, seed_ids, seeds, minilm, scores, timings)
     return {
         "days": days_used,
-        "keyword": _summary(scores["keyword"], KEYWORD_RANKERS if minilm else
-                            [r for r in KEYWORD_RANKERS if r != "MiniLM"]),
+        "keyword": _summary(
+            scores["keyword"],
+            KEYWORD_RANKERS if minilm else [r for r in KEYWORD_RANKERS if r != "MiniLM"],
+        ),
         "seed": _summary(scores["seed"], SEED_RANKERS),
         "seeds": {c: [{"id": s.id, "title": s.title} for s in rows] for c, rows in seeds.items()},
         "seconds": dict(timings),
@@ -128,24 +132,26 @@ def _score_day(
     corpus = Corpus(_stored(r, now) for r in rows)
     index = baselines.Bm25(rows)
     if minilm is not None:
-        _timed(timings, "MiniLM embedding", lambda: [str(len(minilm.embed(rows)))])
+        start = time.perf_counter()
+        minilm.embed(rows)
+        timings["MiniLM embedding"] += time.perf_counter() - start
     for topic in KEYWORD_TOPICS:
         relevant = _relevant(topic, day, rows)
         if not relevant:
             continue
         orders = {
             "keyword filter": _timed(
-                timings, "keyword filter", lambda t=topic: baselines.keyword_filter(t.keywords, rows)
+                timings,
+                "keyword filter",
+                baselines.keyword_filter,
+                topic.keywords,
+                rows,
             ),
-            "BM25": _timed(timings, "BM25", lambda t=topic: index.rank(t.keywords)),
-            "ours": _timed(
-                timings, "ours (keywords)", lambda t=topic: _ours(corpus, rows, now, t.keywords)
-            ),
+            "BM25": _timed(timings, "BM25", index.rank, topic.keywords),
+            "ours": _timed(timings, "ours (keywords)", _ours, corpus, rows, now, topic.keywords),
         }
         if minilm is not None:
-            orders["MiniLM"] = _timed(
-                timings, "MiniLM", lambda t=topic: minilm.cosine(t.keywords, rows)
-            )
+            orders["MiniLM"] = _timed(timings, "MiniLM", minilm.cosine, topic.keywords, rows)
         for name, order in orders.items():
             scores["keyword"][topic.category][name].append(metrics(order, relevant))
     for seed_topic in SEED_TOPICS:
@@ -155,10 +161,10 @@ def _score_day(
         mine = seeds[seed_topic.category]
         orders = {
             "tf-idf centroid": _timed(
-                timings, "tf-idf centroid", lambda m=mine: baselines.tfidf_centroid(m, rows)
+                timings, "tf-idf centroid", baselines.tfidf_centroid, mine, rows
             ),
-            "tf-idf SVM": _timed(timings, "tf-idf SVM", lambda m=mine: baselines.tfidf_svm(m, rows)),
-            "ours": _timed(timings, "ours (seeds)", lambda m=mine: _ours(corpus, rows, now, seeds=m)),
+            "tf-idf SVM": _timed(timings, "tf-idf SVM", baselines.tfidf_svm, mine, rows),
+            "ours": _timed(timings, "ours (seeds)", _ours, corpus, rows, now, seeds=mine),
         }
         for name, order in orders.items():
             scores["seed"][seed_topic.category][name].append(metrics(order, relevant))
@@ -175,7 +181,7 @@ def _mean(values: Sequence[float]) -> float:
 
 
 def _summary(per_topic: dict[str, dict[str, list[dict[str, float]]]], rankers: list[str]) -> dict:
-    topics = {}
+    topics: dict[str, dict[str, Any]] = {}
     for category, by_ranker in per_topic.items():
         topics[category] = {
             "days": len(by_ranker["ours"]),
@@ -206,7 +212,9 @@ def _summary(per_topic: dict[str, dict[str, list[dict[str, float]]]], rankers: l
 
 
 def report(split: str, figures: dict[str, Any]) -> str:
-    lines = [f"### {split} half ({', '.join(f'{p}: {len(d)} days' for p, d in figures['days'].items())})"]
+    lines = [
+        f"### {split} half ({', '.join(f'{p}: {len(d)} days' for p, d in figures['days'].items())})"
+    ]
     for kind in ("keyword", "seed"):
         data = figures[kind]
         rankers = data["rankers"]
@@ -218,8 +226,10 @@ def report(split: str, figures: dict[str, Any]) -> str:
         for category, t in sorted(data["topics"].items()):
             cells = [f"{t[r]['p10']:.3f} / {t[r]['ndcg10']:.3f}" for r in rankers]
             lines.append(f"| {category} | {t['days']} | " + " | ".join(cells) + " |")
-        cells = [f"**{data['overall'][r]['p10']:.3f} / {data['overall'][r]['ndcg10']:.3f}**"
-                 for r in rankers]
+        cells = [
+            f"**{data['overall'][r]['p10']:.3f} / {data['overall'][r]['ndcg10']:.3f}**"
+            for r in rankers
+        ]
         lines.append("| **overall** | | " + " | ".join(cells) + " |")
         lines.append("")
         lines.append(
