@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/digest fetch
 	$(BIN)/digest preview
-	$(BIN)/digest subscribers add reader@example.org --topics rl,nlp,vision --hour 0 --active
+	$(BIN)/digest subscribers add reader@example.org --topics rl,nlp,vision,trending --hour 0 --active
 	DIGEST_SECRET=$${DIGEST_SECRET:-demo-secret-for-the-sample-only} $(BIN)/digest send
 
 test: $(STAMP)

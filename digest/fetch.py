@@ -89,7 +89,22 @@ def fetch_sources(
     finally:
         if own_client:
             client.close()
+    if any(r.counts.new or r.counts.updated for r in reports):
+        embed_new_papers(settings, store)
     return reports
+
+
+def embed_new_papers(settings: Settings, store: Store) -> None:
+    """Embed the papers just stored (semantic ranking), once; a failure is logged only."""
+    from digest.rank.embed import default_embedder, embed_stored
+
+    try:
+        done = embed_stored(store, default_embedder() if settings.rank.semantic else None)
+    except Exception:  # ranking falls back to embedding what is missing, or to words
+        log.exception("embedding the new papers failed")
+        return
+    if done:
+        log.info("embedded %d new papers", done)
 
 
 def fetch_source(

@@ -25,6 +25,8 @@ class Pick:
     duplicate_of: str | None = None
     #: The period of the stored edition it was picked in (archive and feeds).
     period: str | None = None
+    #: The ranking's signals for this paper, by name (lexical, semantic, popularity, ...).
+    signals: tuple[tuple[str, float], ...] = ()
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -34,4 +36,5 @@ class Pick:
             "reasons": list(self.reasons),
             "picked": self.picked,
             "why_not": self.why_not,
+            "signals": dict(self.signals),
         }

@@ -26,6 +26,9 @@ from digest.http import HttpClient
 from digest.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
+# outputs must not depend on whether the semantic extra is installed: the tests that rank
+# by meaning give the ranker their own embedder (tests/test_rank_semantic.py)
+os.environ.setdefault("DIGEST_EMBEDDER", "none")
 DATA = Path(os.environ.get("DIGEST_SHARED_DATA", ROOT.parent / "shared" / "data")).resolve()
 SAMPLE = ROOT / "digest" / "sample"
 

@@ -170,7 +170,7 @@ def test_console_script_reports_bad_config_without_a_traceback(workdir):
     assert "--source NAME" in help_text and "Example:" in help_text
 
 
-RANK_KEYS = {"id", "title", "score", "reasons", "picked", "why_not"}
+RANK_KEYS = {"id", "title", "score", "reasons", "picked", "why_not", "signals"}
 
 
 def test_demo_commands_build_the_preview_offline(workdir, capsys):
@@ -215,7 +215,7 @@ def test_rank_json_pin_and_drop(workdir, capsys):
     assert digest("pin", "2999.99999", "--topic", "rl") == 2
     assert "is not in the store" in capsys.readouterr().err
     assert digest("rank", "--topic", "nope") == 2
-    assert "unknown topic 'nope' (known: rl, nlp, vision)" in capsys.readouterr().err
+    assert "unknown topic 'nope' (known: rl, nlp, vision, trending)" in capsys.readouterr().err
     assert digest("rank", "--topic", "rl", "--date", "2026-W48") == 2
 
 
@@ -225,7 +225,7 @@ def test_rank_table_explains_and_an_old_day_is_empty_with_a_reason(workdir, caps
     assert digest("rank", "--topic", "rl", "--limit", "3") == 0
     captured = capsys.readouterr()
     assert captured.out.splitlines()[0].split() == ["pick", "score", "id", "title", "reasons"]
-    assert "phrase 'reinforcement learning'" in captured.out
+    assert "'Reward Model' in the title and abstract" in captured.out
     assert digest("preview", "--topic", "rl", "--date", "2020-01-01") == 0
     assert "rl: 0 highlights of 0 candidates (empty: no new papers arrived" in (
         capsys.readouterr().err

@@ -96,7 +96,7 @@ def test_the_sample_settings_are_the_shipped_file(tmp_path, monkeypatch):
     assert settings.origin is None
     assert [s.name for s in settings.sources] == ["arxiv-sample", "hf-sample"]
     assert all(Path(s.path or "").is_file() for s in settings.sources)
-    assert [t.slug for t in settings.topics] == ["rl", "nlp", "vision"]
+    assert [t.slug for t in settings.topics] == ["rl", "nlp", "vision", "trending"]
     # the store and the site stay relative to where a command runs
     assert settings.store.url == "sqlite:///digest.db" and settings.site.out_dir == "site"
     monkeypatch.chdir(tmp_path)

@@ -34,6 +34,7 @@ from bench.rank_quality.topics import KEYWORD_TOPICS, PARTS, SEED_TOPICS, Keywor
 from digest.config import RankSettings, TopicSettings
 from digest.models import StoredPaper
 from digest.rank import Corpus, rank_topic
+from digest.rank.embed import MINILM, Semantic, keyword_texts
 
 K = 10
 QUICK_DAYS = {"daily-arXiv-ai-enhanced_cs": 4, "daily-arXiv-astro-ph": 12}
@@ -129,12 +130,14 @@ def _score_day(
 ) -> None:
     rows = [r for r in day.rows if r.id not in seed_ids]
     now = day.date
-    corpus = Corpus(_stored(r, now) for r in rows)
     index = baselines.Bm25(rows)
+    semantic = None
     if minilm is not None:
         start = time.perf_counter()
         minilm.embed(rows)
         timings["MiniLM embedding"] += time.perf_counter() - start
+        semantic = _semantic(minilm, rows, [s for rows in seeds.values() for s in rows])
+    corpus = Corpus((_stored(r, now) for r in rows), semantic)
     for topic in KEYWORD_TOPICS:
         relevant = _relevant(topic, day, rows)
         if not relevant:
@@ -168,6 +171,17 @@ def _score_day(
         }
         for name, order in orders.items():
             scores["seed"][seed_topic.category][name].append(metrics(order, relevant))
+
+
+def _semantic(minilm: baselines.MiniLM, rows: Sequence[Row], seeds: Sequence[Row]) -> Semantic:
+    """What the store gives our ranker: the papers' vectors (embedded once, cached) and
+    the keyword texts' vectors."""
+    texts = [t for topic in KEYWORD_TOPICS for t in keyword_texts(topic.keywords)]
+    return Semantic(
+        MINILM,
+        dict(zip([r.id for r in [*rows, *seeds]], minilm.embed([*rows, *seeds]), strict=True)),
+        {t: minilm.query(t) for t in texts},
+    )
 
 
 def _relevant(topic: KeywordTopic | SeedTopic, day: Day, rows: Sequence[Row]) -> set[str]:
@@ -252,6 +266,8 @@ def run(quick: bool = False, split: str | None = None) -> dict[str, Any]:
         results[name] = evaluate(name, quick, minilm)
         print(report(name, results[name]), flush=True)
         print()
+        if minilm is not None:
+            minilm.save()
     path = save("rank_quality" + (f"-{split}" if split else ""), results)
     print(f"figures: {path}")
     return results

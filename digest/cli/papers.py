@@ -129,8 +129,9 @@ def rank(
 ) -> None:
     """Rank the candidate papers for a topic and explain every score.
 
-    json prints a list of objects with id, title, score, reasons (list of strings) and
-    picked (bool), plus why_not for papers that were not picked. Nothing is stored.
+    json prints a list of objects with id, title, score, reasons (list of strings),
+    picked (bool), why_not for papers that were not picked, and signals (each signal's
+    value for the paper). The table says which signals were in use. Nothing is stored.
 
     Example: digest rank --topic rl --since 2026-11-20 --limit 10
     """
@@ -164,9 +165,11 @@ def rank(
     _table(("pick", "score", "id", "title", "reasons"), rows)
     click.echo(
         f"{len(ranking.picks)} picked of {ranking.candidates} candidates "
-        f"({ranking.relevant} above the relevance floor)",
+        f"({ranking.relevant} above the "
+        f"{'popularity' if ranking.signals == ('popularity',) else 'relevance'} floor)",
         err=True,
     )
+    click.echo(_signals_line(ranking.signals, ranking.topic), err=True)
     if ranking.empty_reason:
         click.echo(f"Empty edition: {ranking.empty_reason}", err=True)
     for seed in ranking.missing_seeds:
@@ -175,6 +178,17 @@ def rank(
             "will do) to use it.",
             err=True,
         )
+
+
+def _signals_line(used: Sequence[str], topic: TopicSettings) -> str:
+    line = f"Signals: {', '.join(used) or 'none'}"
+    if (
+        (topic.keywords or topic.seed_papers)
+        and "semantic" not in used
+        and ("seeds_semantic" not in used)
+    ):
+        line += " (words only: install the semantic extra to rank by meaning too)"
+    return line
 
 
 @click.command()

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from digest.compose.edition import Edition, Section
+from digest.compose.topic import seed_ids
 from digest.config import Settings, TopicSettings
 from digest.periods import Period
 from digest.picks import Pick
 from digest.rank import Corpus, rank_topic
+from digest.rank.embed import semantic_for
 from digest.store import Store
 
 #: How many papers each topic offers per window, in multiples of its ``max_items``:
@@ -52,7 +54,14 @@ class SharedRankings:
         earliest = min(wanted, default=until)
         papers = store.papers(since=earliest, until=until)
         self.first_seen = sorted(p.first_seen for p in papers)
-        corpus = Corpus(papers)
+        chosen = {slug: self.topics[slug] for slugs in wanted.values() for slug in slugs}
+        seeds = {
+            s: store.papers(ids=seed_ids(t)) if t.seed_papers else [] for s, t in chosen.items()
+        }
+        known = [*papers, *(p for found in seeds.values() for p in found)]
+        keywords = [chosen[s].keywords for s in sorted(chosen)]
+        semantic = semantic_for(store, settings.rank.semantic, known, keywords)
+        corpus = Corpus(papers, semantic)
         pins = {slug: store.pins(slug) for slugs in wanted.values() for slug in slugs}
         self.entries: dict[tuple[str, datetime], list[Pick]] = {}
         for since in sorted(wanted):
@@ -64,6 +73,7 @@ class SharedRankings:
                     corpus,
                     settings=settings.rank,
                     now=now,
+                    seeds=seeds[slug],
                     pins=pins[slug],
                     candidate_ids=ids,
                     picks=DEPTH * topic.max_items,

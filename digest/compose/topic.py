@@ -17,6 +17,7 @@ from digest.ids import parse_arxiv_id
 from digest.periods import Period
 from digest.picks import Pick
 from digest.rank import Corpus, TopicRanking, rank_topic
+from digest.rank.embed import semantic_for
 from digest.store import EditionItem, EditionRecord, Store
 
 
@@ -80,11 +81,14 @@ def compose(
         }
     )
     extra = store.papers(ids=pinned_ids) if pinned_ids else []
-    corpus = Corpus([*arrived, *extra])
+    seeds_of = {t.slug: store.papers(ids=seed_ids(t)) if t.seed_papers else [] for t in topics}
+    known = [*arrived, *extra, *(s for seeds in seeds_of.values() for s in seeds)]
+    semantic = semantic_for(store, settings.rank.semantic, known, [t.keywords for t in topics])
+    corpus = Corpus([*arrived, *extra], semantic)
     rankings = []
     for topic in topics:
         wanted = seed_ids(topic)
-        seeds = store.papers(ids=wanted) if wanted else []
+        seeds = seeds_of[topic.slug]
         found = {s.id for s in seeds}
         before = picked[topic.slug]
         candidate_ids = [p.id for p in arrived if p.id not in before]

@@ -189,7 +189,8 @@ class SiteSettings(Section):
 
 
 class TopicSettings(Section):
-    """One topic readers can follow."""
+    """One topic readers can follow. With no keywords, seed papers or authors it is a
+    trending topic: the period's most popular papers (upvotes, comments, stars)."""
 
     slug: str = Field(
         pattern=r"^[a-z0-9][a-z0-9-]*$",
@@ -204,7 +205,10 @@ class TopicSettings(Section):
     exclude: list[str] = Field(
         default=[], description="A paper containing one of these is never picked."
     )
-    categories: list[str] = Field(default=[], description="arXiv categories that count in favour.")
+    categories: list[str] = Field(
+        default=[],
+        description="arXiv categories that count in favour (a trending topic: the only ones).",
+    )
     authors: list[str] = Field(
         default=[], description='Followed authors ("Jane Doe" also matches "J. Doe").'
     )
@@ -231,6 +235,18 @@ class RankSettings(Section):
     )
     freshness_days: float = Field(
         default=3.0, gt=0, le=3650, description="How fast a paper's freshness fades, in days."
+    )
+    popularity_floor: float = Field(
+        default=1.0,
+        ge=0,
+        le=1e6,
+        description="A trending topic's floor: log(1 + upvotes), plus half of log(1 + "
+        "comments) and a quarter of log(1 + GitHub stars); 1.0 is about 2 upvotes.",
+    )
+    semantic: bool = Field(
+        default=True,
+        description="Rank by meaning too (paper embeddings) when the semantic extra is "
+        "installed; off, or without it, ranking is by words only.",
     )
 
 

@@ -12,10 +12,14 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import Stemmer
 
 from digest.models import StoredPaper
+
+if TYPE_CHECKING:
+    from digest.rank.embed import Semantic
 
 _TOKEN_RE = re.compile(r"[^\W_]+")
 _STEMMER = Stemmer.Stemmer("english")  # Snowball English, in C
@@ -48,6 +52,17 @@ def tokenize(text: str) -> list[str]:
     return [stem(word) for word in _TOKEN_RE.findall(text.lower())]
 
 
+def surface(text: str, phrase: Sequence[str]) -> str | None:
+    """The words of ``text`` that match the stemmed ``phrase``, as they are written there."""
+    words = list(_TOKEN_RE.finditer(text))
+    stems = [stem(m.group().lower()) for m in words]
+    size = len(phrase)
+    for i in range(len(stems) - size + 1):
+        if stems[i : i + size] == list(phrase):
+            return text[words[i].start() : words[i + size - 1].end()]
+    return None
+
+
 def content_terms(tokens: Iterable[str]) -> list[str]:
     return [t for t in tokens if t not in STOPWORDS and not t.isdigit() and len(t) > 1]
 
@@ -73,7 +88,9 @@ def _occurrences(tokens: list[str], phrase: Sequence[str]) -> int:
 class Corpus:
     """Candidate papers, indexed. Paper order is by id, so results never depend on input order."""
 
-    def __init__(self, papers: Iterable[StoredPaper]) -> None:
+    def __init__(self, papers: Iterable[StoredPaper], semantic: Semantic | None = None) -> None:
+        #: the papers' embeddings (and the keyword texts'), when semantic ranking is on
+        self.semantic = semantic
         unique = {p.id: p for p in papers}
         self.papers: list[StoredPaper] = [unique[k] for k in sorted(unique)]
         self.position = {p.id: i for i, p in enumerate(self.papers)}

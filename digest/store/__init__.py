@@ -14,6 +14,7 @@ from digest.store import ledger as _ledger
 from digest.store import papers as _papers
 from digest.store import sources as _sources
 from digest.store import subscribers as _subscribers
+from digest.store import vectors as _vectors
 from digest.store.database import open_engine, write_transaction
 from digest.store.editions import EditionItem, EditionRecord
 from digest.store.ledger import Delivery, LedgerWriter, Outcome
@@ -84,6 +85,21 @@ class Store:
     def paper(self, paper_id: str) -> StoredPaper | None:
         found = self.papers(ids=[paper_id])
         return found[0] if found else None
+
+    # embedding vectors (bytes; digest.rank.embed turns them into arrays)
+
+    def vectors(self, model: str, keys: Sequence[str]) -> dict[str, tuple[int, bytes]]:
+        with self.engine.connect() as conn:
+            return _vectors.load(conn, model, keys)
+
+    def save_vectors(self, model: str, dimension: int, items: dict[str, bytes]) -> None:
+        with write_transaction(self.engine) as conn:
+            _vectors.save(conn, model, dimension, items)
+
+    def unembedded(self, model: str, limit: int | None = None) -> list[str]:
+        """Ids of the stored papers with no vector for ``model`` yet."""
+        with self.engine.connect() as conn:
+            return _vectors.unembedded(conn, model, limit)
 
     # sources
 
