@@ -3,6 +3,7 @@ reader gets (unsubscribe, preferences, confirm), all from ``[site] base_url``.""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from digest.config import Settings
@@ -35,6 +36,16 @@ class Links:
             return f"{base}{period}/{topic}/"
         return base
 
+    def in_archive(self, period: str, topic: str, paper_id: str) -> str:
+        """A paper's entry on the archive page of a topic's edition."""
+        return f"{self.archive(period, topic)}#{paper_anchor(paper_id)}"
+
+    def subscribe(self) -> str:
+        return f"{self.base}/"
+
+    def opml(self) -> str:
+        return f"{self.base}/feeds.opml"
+
     def feed(self, topic: str, kind: str = "rss") -> str:
         return f"{self.base}/feeds/{topic}.{kind}"
 
@@ -64,6 +75,11 @@ class Links:
             self.preferences("preview"),
             f"mailto:unsubscribe@{self.site_host}?subject=unsubscribe",
         )
+
+
+def paper_anchor(paper_id: str) -> str:
+    """The id of a paper's card on an archive page (letters, digits, ``-``, ``.``, ``_``)."""
+    return "p-" + re.sub(r"[^A-Za-z0-9_.-]", "-", paper_id)
 
 
 def archive_path(period: str, topic: str) -> str:
