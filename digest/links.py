@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from digest.config import Settings
 from digest.models import StoredPaper
-from digest.text import safe_url
+from digest.text import one_line, safe_url
 from digest.tokens import Tokens
 
 
@@ -98,6 +99,23 @@ def paper_url(paper: StoredPaper, kind: str) -> str | None:
     return url
 
 
+def hugging_face_url(paper: StoredPaper) -> str | None:
+    """A Daily Papers paper's page on huggingface.co (a paper with upvotes was listed there)."""
+    if paper.upvotes is None or not paper.id.startswith("arxiv:"):
+        return None
+    arxiv = paper.id.removeprefix("arxiv:")
+    if not re.fullmatch(r"[A-Za-z0-9./-]+", arxiv):
+        return None
+    return f"https://huggingface.co/papers/{arxiv}"
+
+
+def title_search_url(paper: StoredPaper) -> str:
+    """A search for the paper's title on arXiv: where a title-only paper can be found."""
+    return "https://arxiv.org/search/?" + urlencode(
+        {"query": one_line(paper.title, 300), "searchtype": "title"}
+    )
+
+
 def paper_links(paper: StoredPaper) -> list[tuple[str, str]]:
     found = []
     for kind, label in _LINK_LABELS:
@@ -106,12 +124,18 @@ def paper_links(paper: StoredPaper) -> list[tuple[str, str]]:
             found.append(
                 (label if kind != "abs" or not paper.id.startswith("arxiv:") else "arXiv", url)
             )
+    hf = hugging_face_url(paper)
+    if hf:
+        found.insert(min(len(found), 2), ("Hugging Face", hf))
+    if not found:
+        found.append(("Search arXiv", title_search_url(paper)))
     return found
 
 
-def main_link(paper: StoredPaper) -> str | None:
+def main_link(paper: StoredPaper) -> str:
+    """Where a paper's title leads: its page, else a search for its title."""
     for kind in ("abs", "project", "code", "pdf"):
         url = paper_url(paper, kind)
         if url:
             return url
-    return None
+    return hugging_face_url(paper) or title_search_url(paper)
