@@ -44,14 +44,7 @@ ENTRY = """<entry>
   </entry>"""
 
 
-def test_title_only_papers_are_found_on_arxiv_or_link_a_search(tmp_path, http_server, open_store):
-    def api(query):
-        search = query["search_query"][0]
-        known = "Sparse Mixtures" in search
-        body = API_ANSWER.format(total=int(known), entries=ENTRY if known else "")
-        return 200, body.encode(), {"Content-Type": "application/atom+xml"}
-
-    api_url = http_server.serve("/api/query", api)
+def fetch_listing(tmp_path, api_url: str, open_store):  # type: ignore[no-untyped-def]
     listing = tmp_path / "pasted.txt"
     listing.write_text(LISTING)
     settings = make_settings(
@@ -61,6 +54,17 @@ def test_title_only_papers_are_found_on_arxiv_or_link_a_search(tmp_path, http_se
     )
     store = open_store(settings)
     [report] = fetch_sources(settings, store, now=lambda: SAMPLE_NOW)
+    return store, report
+
+
+def test_title_only_papers_are_found_on_arxiv_or_link_a_search(tmp_path, http_server, open_store):
+    def api(query):
+        search = query["search_query"][0]
+        known = "Sparse Mixtures" in search
+        body = API_ANSWER.format(total=int(known), entries=ENTRY if known else "")
+        return 200, body.encode(), {"Content-Type": "application/atom+xml"}
+
+    store, report = fetch_listing(tmp_path, http_server.serve("/api/query", api), open_store)
     assert report.status == "ok" and "1 of 2 titles found on arXiv" in report.summary()
     searches = [r.query["search_query"][0] for r in http_server.hits("/api/query")]
     assert searches == [
@@ -82,16 +86,8 @@ def test_title_only_papers_are_found_on_arxiv_or_link_a_search(tmp_path, http_se
 
 
 def test_an_unreachable_api_stops_the_lookups_not_the_source(tmp_path, http_server, open_store):
-    api_url = http_server.serve("/api/query", lambda q: (400, b"bad query", {}))
-    listing = tmp_path / "pasted.txt"
-    listing.write_text(LISTING)
-    settings = make_settings(
-        tmp_path,
-        [{"name": "pasted", "kind": "listing", "path": str(listing), "api_url": api_url}],
-        fetch={"arxiv_api_interval": 0},
-    )
-    store = open_store(settings)
-    [report] = fetch_sources(settings, store, now=lambda: SAMPLE_NOW)
+    failing = http_server.serve("/api/query", lambda q: (400, b"bad query", {}))
+    store, report = fetch_listing(tmp_path, failing, open_store)
     assert report.status == "ok" and "title lookup stopped" in report.summary()
     assert len(http_server.hits("/api/query")) == 1
     assert all(p.id.startswith("title:") for p in store.papers())
