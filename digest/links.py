@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from digest.config import Settings
 from digest.models import StoredPaper
+from digest.periods import Period, current_period
 from digest.text import one_line, safe_url
 from digest.tokens import Tokens
 
@@ -25,6 +26,7 @@ class ReaderLinks:
 class Links:
     def __init__(self, settings: Settings) -> None:
         self.base = settings.site.base_url
+        self.zone = settings.site.timezone
         self.site_host = settings.site_host
         self.unsubscribe_address = settings.unsubscribe_address
 
@@ -37,9 +39,22 @@ class Links:
             return f"{base}{period}/{topic}/"
         return base
 
-    def in_archive(self, period: str, topic: str, paper_id: str) -> str:
-        """A paper's entry on the archive page of a topic's edition."""
-        return f"{self.archive(period, topic)}#{paper_anchor(paper_id)}"
+    def edition(self, period: Period, topic: str) -> str:
+        """The archive page of a topic for an edition's period: the day's page, or for a
+        weekly edition the topic's page (the archive has a page per day)."""
+        if period.kind == "daily":
+            return self.archive(period.key, topic)
+        return f"{self.base}/archive/{topic}/"
+
+    def in_archive(self, period: Period, topic: str, paper: StoredPaper) -> str:
+        """A paper's entry on the archive page of a topic's edition (for a weekly edition,
+        the page of the day the paper arrived)."""
+        day = (
+            period.key
+            if period.kind == "daily"
+            else current_period(paper.first_seen, "daily", self.zone).key
+        )
+        return f"{self.archive(day, topic)}#{paper_anchor(paper.id)}"
 
     def subscribe(self) -> str:
         return f"{self.base}/"

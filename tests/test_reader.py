@@ -145,3 +145,18 @@ def test_feeds_carry_every_author_and_the_whole_abstract(tmp_path, open_store):
             shown = entry.author if kind == "rss" else ", ".join(names)
             assert shown == ", ".join(paper.authors)
             assert entry.summary.startswith(paper.abstract)
+
+
+def test_a_weekly_email_links_pages_the_archive_has(tmp_path, open_store):
+    from digest.links import Links
+
+    settings, store, _, _ = published(tmp_path, open_store)
+    paper = store.papers()[0]
+    links = Links(settings)
+    week = parse_period("2026-W48", "UTC")
+    base = settings.site.base_url
+    assert links.edition(week, "rl") == f"{base}/archive/rl/"
+    day = paper.first_seen.date().isoformat()
+    assert links.in_archive(week, "rl", paper).startswith(f"{base}/archive/{day}/rl/#p-")
+    daily = parse_period(SAMPLE_DAY, "UTC")
+    assert links.edition(daily, "rl") == f"{base}/archive/{SAMPLE_DAY}/rl/"

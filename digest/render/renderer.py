@@ -126,6 +126,7 @@ class Renderer:
             "preferences_url": self.marks.slot(PREFERENCES),
             "archive_url": self.links.archive,
             "in_archive": self.links.in_archive,
+            "edition_url": self.links.edition,
             "feed_url": self.links.feed,
         }
 
