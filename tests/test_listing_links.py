@@ -44,27 +44,29 @@ ENTRY = """<entry>
   </entry>"""
 
 
-def fetch_listing(tmp_path, api_url: str, open_store):  # type: ignore[no-untyped-def]
+def fetch_listing(tmp_path, api_url: str, open_store, http):  # type: ignore[no-untyped-def]
     listing = tmp_path / "pasted.txt"
     listing.write_text(LISTING)
     settings = make_settings(
-        tmp_path,
-        [{"name": "pasted", "kind": "listing", "path": str(listing), "api_url": api_url}],
-        fetch={"arxiv_api_interval": 0},
+        tmp_path, [{"name": "pasted", "kind": "listing", "path": str(listing), "api_url": api_url}]
     )
     store = open_store(settings)
-    [report] = fetch_sources(settings, store, now=lambda: SAMPLE_NOW)
+    [report] = fetch_sources(settings, store, http=http, now=lambda: SAMPLE_NOW)
     return store, report
 
 
-def test_title_only_papers_are_found_on_arxiv_or_link_a_search(tmp_path, http_server, open_store):
+def test_title_only_papers_are_found_on_arxiv_or_link_a_search(
+    tmp_path, http_server, open_store, http_client, fake_time
+):
     def api(query):
         search = query["search_query"][0]
         known = "Sparse Mixtures" in search
         body = API_ANSWER.format(total=int(known), entries=ENTRY if known else "")
         return 200, body.encode(), {"Content-Type": "application/atom+xml"}
 
-    store, report = fetch_listing(tmp_path, http_server.serve("/api/query", api), open_store)
+    api_url = http_server.serve("/api/query", api)
+    store, report = fetch_listing(tmp_path, api_url, open_store, http_client)
+    assert fake_time.sleeps and all(abs(s - 3.0) < 0.01 for s in fake_time.sleeps)  # arXiv's pace
     assert report.status == "ok" and "1 of 2 titles found on arXiv" in report.summary()
     searches = [r.query["search_query"][0] for r in http_server.hits("/api/query")]
     assert searches == [
@@ -85,9 +87,11 @@ def test_title_only_papers_are_found_on_arxiv_or_link_a_search(tmp_path, http_se
     assert main_link(alone) == search and paper_links(alone) == [("Search arXiv", search)]
 
 
-def test_an_unreachable_api_stops_the_lookups_not_the_source(tmp_path, http_server, open_store):
+def test_an_unreachable_api_stops_the_lookups_not_the_source(
+    tmp_path, http_server, open_store, http_client
+):
     failing = http_server.serve("/api/query", lambda q: (400, b"bad query", {}))
-    store, report = fetch_listing(tmp_path, failing, open_store)
+    store, report = fetch_listing(tmp_path, failing, open_store, http_client)
     assert report.status == "ok" and "title lookup stopped" in report.summary()
     assert len(http_server.hits("/api/query")) == 1
     assert all(p.id.startswith("title:") for p in store.papers())
