@@ -85,7 +85,7 @@ def test_archive_page_fits(browser, site, width):
     page = browser.new_page(viewport={"width": width, "height": 800})
     page.goto((site / "archive" / SAMPLE_DAY / "rl" / "index.html").as_uri())
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
-    assert page.locator(".card").count() == 5
+    assert page.locator(".card").count() == 8  # the 5 picks, then the 3 others that matched
     feeds = page.locator("link[rel=alternate]").evaluate_all("ls => ls.map(l => l.href)")
     assert feeds == [
         "https://papers.example.org/feeds/rl.rss",
@@ -96,13 +96,13 @@ def test_archive_page_fits(browser, site, width):
     page.close()
 
 
-def test_a_delivered_multi_topic_email_fits_375px(browser, tmp_path):
+def test_a_delivered_multi_topic_email_fits_375px(browser, tmp_path, open_store):
     import email as email_package
     import email.policy
 
     from test_deliver import send, setup, subscribe
 
-    settings, store = setup(tmp_path)
+    settings, store = setup(open_store, tmp_path)
     subscribe(settings, store, "reader@example.org", topics="rl,nlp,vision", max_papers=12)
     assert send(settings, store).sent == 1
     [path] = (tmp_path / "outbox").glob("*.eml")
