@@ -54,13 +54,19 @@ def tokenize(text: str) -> list[str]:
 
 def surface(text: str, phrase: Sequence[str]) -> str | None:
     """The words of ``text`` that match the stemmed ``phrase``, as they are written there."""
-    words = list(_TOKEN_RE.finditer(text))
-    stems = [stem(m.group().lower()) for m in words]
+    spans, stems = _spans(text)
     size = len(phrase)
+    wanted = tuple(phrase)
     for i in range(len(stems) - size + 1):
-        if stems[i : i + size] == list(phrase):
-            return text[words[i].start() : words[i + size - 1].end()]
+        if stems[i : i + size] == wanted:
+            return text[spans[i][0] : spans[i + size - 1][1]]
     return None
+
+
+@lru_cache(maxsize=4096)
+def _spans(text: str) -> tuple[tuple[tuple[int, int], ...], tuple[str, ...]]:
+    words = list(_TOKEN_RE.finditer(text))
+    return tuple(m.span() for m in words), tuple(stem(m.group().lower()) for m in words)
 
 
 def content_terms(tokens: Iterable[str]) -> list[str]:
