@@ -13,7 +13,11 @@ from digest.cli import App, pass_app
 
 
 @click.command()
-@click.option("--once", is_flag=True, help="Run every due job one time and exit (for cron users).")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Fetch the due sources, publish, deliver, then exit (for cron users).",
+)
 @click.option(
     "--list", "show", is_flag=True, help="Show the planned jobs and their next run times, and exit."
 )
