@@ -76,18 +76,26 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 @cli.command()
 @click.argument("path", required=False, metavar="[PATH]")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option(
+    "--sample",
+    is_flag=True,
+    help="Write the demo's settings instead: the shipped sample listings and topics, with "
+    "the store, site and outbox beside the file.",
+)
 @click.pass_context
-def init(ctx: click.Context, path: str | None, force: bool) -> None:
+def init(ctx: click.Context, path: str | None, force: bool, sample: bool) -> None:
     """Write a commented starter configuration file.
 
     Example: digest init            (writes ./digest.toml)
     """
+    from digest.config import demo_config
+
     app: App = ctx.obj
     target = Path(path or app.config_path or DEFAULT_CONFIG_NAME)
     if target.exists() and not force:
         raise InputError(f"{target} exists already (use --force to overwrite it)")
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(STARTER_CONFIG, encoding="utf-8")
+    target.write_text(demo_config() if sample else STARTER_CONFIG, encoding="utf-8")
     click.echo(f"Wrote {target}. Edit its sources and topics, then run 'digest fetch'.")
 
 

@@ -22,6 +22,7 @@ from digest.config.load import (
     load_settings,
     parse_settings,
     resolve_paths,
+    demo_config,
     sample_settings,
 )
 from digest.config.mail import DkimSettings, MailSettings, SmtpSettings
@@ -63,6 +64,7 @@ __all__ = [
     "load_settings",
     "parse_settings",
     "resolve_paths",
+    "demo_config",
     "sample_settings",
     "starter_toml",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -143,3 +144,22 @@ def sample_settings() -> Settings:
         for s in settings.sources
     ]
     return settings.model_copy(update={"sources": sources, "origin": None})
+
+
+def demo_config() -> str:
+    """The built-in sample settings as a file of their own (``make demo`` writes it into
+    ``demo/``): the shipped listings by absolute path, the store, the site and the outbox
+    beside the file, so the demo never mixes with an operator's own store."""
+    text = SAMPLE_CONFIG.read_text(encoding="utf-8")
+    header, _, body = text.partition("\n\n")
+    body = re.sub(
+        r'^path = "([^"]+)"$',
+        lambda m: f"path = {json.dumps(str(SAMPLE_DIR / m.group(1)))}",
+        body,
+        flags=re.MULTILINE,
+    )
+    return (
+        "# The demo's settings (written by `digest init --sample`): the sample listings that\n"
+        "# ship with Paper Digest, three topics; the store, site and outbox are beside this\n"
+        "# file. Your own configuration belongs in a folder of its own (`digest init`).\n\n" + body
+    )
