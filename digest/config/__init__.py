@@ -18,11 +18,11 @@ from digest.config.load import (
     DEFAULT_CONFIG_NAME,
     SAMPLE_CONFIG,
     SAMPLE_DIR,
+    demo_config,
     describe_validation_error,
     load_settings,
     parse_settings,
     resolve_paths,
-    demo_config,
     sample_settings,
 )
 from digest.config.mail import DkimSettings, MailSettings, SmtpSettings
