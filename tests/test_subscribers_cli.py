@@ -176,3 +176,26 @@ def test_send_and_the_ledger_from_the_command_line(workdir, capsys, monkeypatch)
     [row] = rows(capsys)
     assert (row["email"], row["status"]) == ("ada@example.org", "sent") and row["papers"]
     assert len(list((workdir / "outbox").glob("*.eml"))) == 1
+
+
+def test_resend_confirmation_after_a_failed_send_through_a_real_smtp_server(
+    workdir, capsys, monkeypatch, smtp_sink
+):
+    sink, port = smtp_sink
+    smtp = f'[mail]\ntransport = "smtp"\n[mail.smtp]\nhost = "127.0.0.1"\nport = {port}\n'
+    write_config(workdir / "digest.toml", smtp + 'security = "none"\n' + CONFIG)
+    monkeypatch.setenv("DIGEST_SECRET", "test-secret-0123456789abcdef")
+    sink.answers["new@example.org"] = "451 4.3.0 try again later"
+    assert digest("subscribers", "add", "new@example.org", "--topics", "rl") == 0
+    assert "confirmation not sent: " in capsys.readouterr().out
+    assert sink.messages == []
+    sink.answers.clear()
+    assert digest("subscribers", "resend-confirmation", "New@Example.org") == 0
+    assert capsys.readouterr().out == "new@example.org: confirmation sent\n"
+    [(_, recipients, body)] = sink.messages
+    assert recipients == ["new@example.org"] and b"/confirm/" in body
+    assert digest("subscribers", "resend-confirmation", "nobody@example.org") == 2
+    assert capsys.readouterr().err == "Error: no subscriber 'nobody@example.org'\n"
+    assert digest("subscribers", "add", "on@example.org", "--topics", "rl", "--active") == 0
+    assert digest("subscribers", "resend-confirmation", "on@example.org") == 2
+    assert "is active, not pending" in capsys.readouterr().err

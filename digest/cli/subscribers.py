@@ -151,6 +151,27 @@ def subscribers_remove(app: App, email: str) -> None:
     click.echo(f"Removed {address}")
 
 
+@subscribers.command("resend-confirmation")
+@click.argument("email")
+@pass_app
+def subscribers_resend_confirmation(app: App, email: str) -> None:
+    """Send a pending subscriber's confirmation mail again (after a failed send or a lost
+    mail); the exit code is 1 if it could not be sent.
+
+    Example: digest subscribers resend-confirmation ada@example.org
+    """
+    from digest import subscriptions
+    from digest.subscribers import normalize_email
+    from digest.tokens import Tokens
+
+    Tokens.from_environment()  # the confirmation link needs it: fail before queueing
+    subscriber = subscriptions.resend_confirmation(app.store, normalize_email(email), _now())
+    outcome = _send_queued(app, subscriber)
+    click.echo(f"{subscriber.email}: {outcome}")
+    if outcome != "confirmation sent":
+        raise click.exceptions.Exit(1)
+
+
 @subscribers.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, exists=True))
 @click.option(
