@@ -3,10 +3,12 @@ small helpers the command families use. Nothing heavy is imported until a comman
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, time
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
@@ -76,3 +78,18 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
     for row in [header, *rows]:
         click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+
+
+T = TypeVar("T")
+
+
+@contextmanager
+def progress(items: Sequence[T], label: str, *, at_least: int = 2) -> Iterator[Iterable[T]]:
+    """A progress bar on a terminal's stderr for long work (``at_least`` items); the items
+    as they are elsewhere (a log or a pipe gets the result lines only)."""
+    stream = sys.stderr
+    if len(items) < at_least or not stream.isatty():
+        yield items
+        return
+    with click.progressbar(items, label=label, file=stream) as bar:
+        yield bar
