@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from digest import __version__
-from digest.cli import delivery, papers, serve, subscribers
+from digest.cli import bounces, delivery, papers, serve, subscribers
 from digest.cli.app import App, pass_app
 from digest.config import DEFAULT_CONFIG_NAME, STARTER_CONFIG
 from digest.errors import DigestError, InputError
@@ -107,6 +107,7 @@ for _command in (
     papers.pin,
     papers.drop,
     subscribers.subscribers,
+    bounces.bounces,
     delivery.send,
     delivery.deliveries,
     delivery.run_command,
