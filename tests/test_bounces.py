@@ -9,10 +9,10 @@ import mailbox
 from email.message import EmailMessage, Message
 
 import pytest
-from conftest import SAMPLE
 from test_cli import digest, write_config
+from test_subscribers_cli import CONFIG as SUBSCRIBERS_CONFIG
 
-CONFIG = f'''
+CONFIG = '[mail]\nsend_empty = true\nbounce_limit = 2\n' + SUBSCRIBERS_CONFIG
 [site]
 base_url = "https://papers.example.org"
 [mail]
