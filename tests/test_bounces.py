@@ -12,21 +12,7 @@ import pytest
 from test_cli import digest, write_config
 from test_subscribers_cli import CONFIG as SUBSCRIBERS_CONFIG
 
-CONFIG = '[mail]\nsend_empty = true\nbounce_limit = 2\n' + SUBSCRIBERS_CONFIG
-[site]
-base_url = "https://papers.example.org"
-[mail]
-send_empty = true
-bounce_limit = 2
-[[sources]]
-name = "arxiv-sample"
-kind = "arxiv-rss"
-path = "{SAMPLE / "arxiv-listing.xml"}"
-[[topics]]
-slug = "rl"
-name = "Reinforcement learning"
-keywords = ["reinforcement learning", "reward model"]
-'''
+CONFIG = "[mail]\nsend_empty = true\nbounce_limit = 2\n" + SUBSCRIBERS_CONFIG
 
 
 def dsn(recipient: str, message_id: str | None, status: str = "5.1.1") -> Message:
