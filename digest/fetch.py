@@ -126,6 +126,8 @@ def fetch_source(
             last_attempt=attempt,
             last_success=now,
             last_error=None,
+            last_new=counts.new,
+            last_updated=counts.updated,
         )
     )
     return SourceReport(

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from digest import __version__
-from digest.cli import bounces, delivery, papers, serve, subscribers
+from digest.cli import bounces, delivery, papers, serve, status, subscribers
 from digest.cli.app import App, pass_app
 from digest.config import DEFAULT_CONFIG_NAME, STARTER_CONFIG
 from digest.errors import DigestError, InputError
@@ -108,6 +108,8 @@ for _command in (
     papers.drop,
     subscribers.subscribers,
     bounces.bounces,
+    status.status,
+    status.test_email,
     delivery.send,
     delivery.deliveries,
     delivery.run_command,
