@@ -100,8 +100,8 @@ class Status:
             elif s.outcome == "never":
                 out.append(f"  {s.name}: never fetched")
             else:
-                counts = f": {s.new} new, {s.updated} updated" if s.new is not None else ""
-                out.append(f"  {s.name}: ok {when(s.last_success)}{counts}")
+                brought = f": {s.new} new, {s.updated} updated" if s.new is not None else ""
+                out.append(f"  {s.name}: ok {when(s.last_success)}{brought}")
         out.append("Editions:")
         for e in self.editions:
             built = (
