@@ -81,8 +81,9 @@ def fetch_sources(
     reports: list[SourceReport] = []
     try:
         for source in chosen:
+            client.label = source.name
             report = fetch_source(source, settings, store, client, clock)
-            log.info(report.summary())
+            log.debug(report.summary())  # the caller says it: the CLI, the daemon
             reports.append(report)
             if on_report:
                 on_report(report)

@@ -147,8 +147,8 @@ def test_test_email_goes_through_a_real_server_outside_the_ledger(
 
 def error_of(capsys, *args) -> str:
     assert digest("test-email", "--to", "me@example.org", *args) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("Error: ") and err.count("\n") == 1
+    err = capsys.readouterr().err.splitlines()[-1]  # (the test server logs to stderr too)
+    assert err.startswith("Error: ")
     return err
 
 
@@ -176,3 +176,47 @@ def test_test_email_failures_say_what_to_check(workdir, capsys, monkeypatch, smt
     err = error_of(capsys)
     assert "the server refused the message for good (550 5.1.1 no such user)" in err
     assert sink.messages == []
+
+
+def test_each_retry_is_said_and_the_log_goes_to_a_json_file(workdir, capsys, monkeypatch):
+    closed = free_port()
+    write_config(
+        workdir / "digest.toml",
+        '[fetch]\nretries = 2\nbackoff = 0.0\n[log]\nfile = "logs/digest.log"\nformat = "json"\n'
+        + CONFIG
+        + f'[[sources]]\nname = "closed"\nkind = "feed"\nurl = "http://127.0.0.1:{closed}/feed"\n',
+    )
+    assert digest("fetch") == 1
+    err = capsys.readouterr().err
+    retries = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert [r["message"] for r in retries] == [
+        f"retrying closed in 0 s, attempt {n} of 3 (cannot connect for "
+        f"http://127.0.0.1:{closed}/feed)"
+        for n in (2, 3)
+    ]
+    logged = [
+        json.loads(line) for line in (workdir / "logs" / "digest.log").read_text().splitlines()
+    ]
+    assert {"time", "level", "logger", "message"} <= set(logged[0])
+    messages = [
+        entry["message"] for entry in logged if not entry["message"].startswith("migrating")
+    ]
+    assert messages == [r["message"] for r in retries]  # and the same to the file
+
+
+def test_the_daemon_logs_one_line_per_job_in_order(workdir, capsys, monkeypatch):
+    monkeypatch.setenv("DIGEST_SECRET", SECRET)
+    write_config(workdir / "digest.toml", '[log]\nfile = "digest.log"\n' + CONFIG)
+    assert (
+        digest("subscribers", "add", "ada@example.org", "--topics", "rl", "--hour", "0", "--active")
+        == 0
+    )
+    assert digest("schedule", "--once") == 0
+    lines = [
+        line
+        for line in (workdir / "digest.log").read_text().splitlines()
+        if "migrating store" not in line
+    ]
+    jobs = [line.split(" ", 3)[3].split(" ")[0].rstrip(":") for line in lines]
+    assert jobs == ["fetch", "publish", "deliver"], lines
+    assert " INFO deliver: sent 1," in lines[-1]

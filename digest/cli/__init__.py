@@ -63,11 +63,9 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 
     Example: digest init && digest fetch && digest papers --since 2026-11-27
     """
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from digest.logs import configure
+
+    configure(None, stderr_level=logging.INFO if verbose else logging.WARNING)
     app = App(config_path, verbose)
     ctx.obj = app
     ctx.call_on_close(app.close)

@@ -3,6 +3,7 @@ small helpers the command families use. Nothing heavy is imported until a comman
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,6 +32,10 @@ class App:
     @cached_property
     def settings(self) -> Settings:
         settings = load_settings(self.config_path)
+        if settings.log.file or settings.log.format != "text":
+            from digest.logs import configure
+
+            configure(settings.log, stderr_level=logging.INFO if self.verbose else logging.WARNING)
         if settings.origin is None:
             click.echo(
                 f"No {DEFAULT_CONFIG_NAME} here: using the built-in sample settings "

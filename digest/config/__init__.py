@@ -25,6 +25,7 @@ from digest.config.load import (
     resolve_paths,
     sample_settings,
 )
+from digest.config.log import LogSettings
 from digest.config.mail import DkimSettings, MailSettings, SmtpSettings
 from digest.config.sections import (
     FetchSettings,
@@ -41,6 +42,7 @@ from digest.config.starter import starter_toml
 from digest.sources import SOURCE_KINDS
 
 __all__ = [
+    "LogSettings",
     "DEFAULT_CONFIG_NAME",
     "SAMPLE_CONFIG",
     "SAMPLE_DIR",

@@ -103,6 +103,7 @@ def resolve_paths(settings: Settings, base: Path) -> Settings:
                 }
             ),
             "sources": [s.model_copy(update={"path": fix(s.path)}) for s in settings.sources],
+            "log": settings.log.model_copy(update={"file": fix(settings.log.file)}),
             "mail": settings.mail.model_copy(
                 update={
                     "outbox_dir": fix(settings.mail.outbox_dir),

@@ -20,6 +20,7 @@ from digest.config.checks import (
     cron_trigger,
     local_host,
 )
+from digest.config.log import LogSettings
 from digest.config.mail import MailSettings
 from digest.errors import ConfigError
 from digest.limits import DEFAULT_MAX_BYTES
@@ -320,6 +321,7 @@ class Settings(Section):
     mail: MailSettings = MailSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     web: WebSettings = WebSettings()
+    log: LogSettings = LogSettings()
     sources: list[SourceSettings] = []
     topics: list[TopicSettings] = []
     #: The file these settings came from (None for the built-in sample settings).
