@@ -55,3 +55,34 @@ def test_make_demo_runs_again_and_again_and_leaves_a_users_own_config_alone(tmp_
     assert listed.returncode == 0 and "0 subscribers" in listed.stderr
     papers = _run([digest, "papers"], own)
     assert papers.returncode == 0 and "0 papers" in papers.stderr
+
+
+@pytest.mark.slow
+def test_schedule_list_then_once_on_a_fresh_database_fetches_publishes_delivers(tmp_path):
+    digest = str(Path(sys.executable).with_name("digest"))
+    env = {"DIGEST_SECRET": "test-secret-0123456789abcdef"}
+    assert _run([digest, "init", "--sample", "digest.toml"], tmp_path).returncode == 0
+    added = _run(
+        [
+            digest,
+            "subscribers",
+            "add",
+            "ada@example.org",
+            "--topics",
+            "rl",
+            "--hour",
+            "0",
+            "--active",
+        ],
+        tmp_path,
+    )
+    assert added.returncode == 0, added.stderr
+    listed = _run([digest, "schedule", "--list"], tmp_path, **env)
+    assert listed.returncode == 0 and "fetch:arxiv-sample" in listed.stdout
+    once = _run([digest, "schedule", "--once"], tmp_path, **env)
+    assert once.returncode == 0, once.stderr
+    jobs = [line.split(" ", 3)[3].split(" ")[0].rstrip(":") for line in once.stderr.splitlines()]
+    jobs = [job for job in jobs if job != "migrating"]
+    assert jobs == ["fetch", "fetch", "publish", "deliver"], once.stderr
+    assert "deliver: sent 1," in once.stderr
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
