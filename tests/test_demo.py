@@ -62,20 +62,8 @@ def test_schedule_list_then_once_on_a_fresh_database_fetches_publishes_delivers(
     digest = str(Path(sys.executable).with_name("digest"))
     env = {"DIGEST_SECRET": "test-secret-0123456789abcdef"}
     assert _run([digest, "init", "--sample", "digest.toml"], tmp_path).returncode == 0
-    added = _run(
-        [
-            digest,
-            "subscribers",
-            "add",
-            "ada@example.org",
-            "--topics",
-            "rl",
-            "--hour",
-            "0",
-            "--active",
-        ],
-        tmp_path,
-    )
+    reader = "subscribers add ada@example.org --topics rl --hour 0 --active".split()
+    added = _run([digest, *reader], tmp_path)
     assert added.returncode == 0, added.stderr
     listed = _run([digest, "schedule", "--list"], tmp_path, **env)
     assert listed.returncode == 0 and "fetch:arxiv-sample" in listed.stdout

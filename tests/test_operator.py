@@ -3,10 +3,11 @@ real store and a real SMTP server (aiosmtpd)."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
-from conftest import free_port
+from conftest import SAMPLE, free_port
 from test_cli import digest, write_config
 from test_subscribers_cli import CONFIG
 
@@ -220,3 +221,24 @@ def test_the_daemon_logs_one_line_per_job_in_order(workdir, capsys, monkeypatch)
     jobs = [line.split(" ", 3)[3].split(" ")[0].rstrip(":") for line in lines]
     assert jobs == ["fetch", "publish", "deliver"], lines
     assert " INFO deliver: sent 1," in lines[-1]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_long_imports_and_fetches_show_a_progress_bar_on_a_terminal(workdir, monkeypatch):
+    rows = "".join(f"reader{n}@example.org\n" for n in range(60))
+    (workdir / "many.csv").write_text("email\n" + rows)
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    assert digest("subscribers", "import", "many.csv", "--topics", "rl") == 0
+    assert "Importing 60 rows" in terminal.getvalue()
+    sources = "".join(
+        f'[[sources]]\nname = "copy{n}"\nkind = "arxiv-rss"\npath = "{SAMPLE / "arxiv-listing.xml"}"\n'
+        for n in range(3)
+    )
+    write_config(workdir / "digest.toml", CONFIG + sources)
+    assert digest("fetch") == 0
+    assert "Fetching 4 sources" in terminal.getvalue()
