@@ -1,16 +1,16 @@
 """Embeddings kept with the papers: one vector per paper (or keyword query) and model, so
 a ranking reads them and never embeds a stored paper twice.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-02
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
