@@ -159,6 +159,9 @@ def rank_topic(
         paper = corpus.papers[index]
         matches = text.get(index, ())
         points = sum(p for p, _ in matches) + float(relevance[row])
+        if not score_all and not trending and points <= 0 and pins.get(paper.id) != "pin":
+            if not (followed and any(name_key(a) in followed for a in paper.authors)):
+                continue  # no tie to the topic at all: not worth listing
         reasons = [r for _, r in matches] + evidence.get(row, [])
         order = float(fused[row])
         authors = [a for a in paper.authors if followed and name_key(a) in followed]
@@ -196,8 +199,6 @@ def rank_topic(
         if pinned:
             reasons.insert(0, "pinned by the editor")
             why_excluded = None
-        if not score_all and not trending and points <= 0 and not pinned:
-            continue  # no tie to the topic at all: not worth listing
         shown = [(name, round(float(arrays[name][row]), 4)) for name in arrays]
         shown += [("popularity", round(popular, 4)), ("freshness", round(fresh, 4))]
         score = order + (PIN if pinned else 0.0)

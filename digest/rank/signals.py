@@ -48,11 +48,10 @@ def lexical(keywords: Sequence[str], corpus: Corpus, docs: Sequence[int]) -> np.
     scores = np.zeros(len(docs))
     if not docs:
         return scores
-    lengths = np.array(
-        [TITLE_BOOST * len(corpus.titles[d]) + len(corpus.abstracts[d]) for d in docs], float
-    )
+    lengths = _field_lengths(corpus)[docs]
     norm = K1 * (1 - B + B * lengths / max(lengths.mean(), 1.0))
-    where = {d: i for i, d in enumerate(docs)}
+    where = np.full(corpus.size, -1)
+    where[docs] = np.arange(len(docs))
     for keyword in keywords:
         phrase = tokenize(keyword)
         if not phrase:
@@ -64,10 +63,10 @@ def lexical(keywords: Sequence[str], corpus: Corpus, docs: Sequence[int]) -> np.
         for term, weight in terms:
             tf = np.zeros(len(docs))
             for doc, count in corpus.phrase_counts(term, "title").items():
-                if doc in where:
+                if where[doc] >= 0:
                     tf[where[doc]] += TITLE_BOOST * count
             for doc, count in corpus.phrase_counts(term, "abstract").items():
-                if doc in where:
+                if where[doc] >= 0:
                     tf[where[doc]] += count
             df = int((tf > 0).sum())
             if not df:
@@ -75,6 +74,22 @@ def lexical(keywords: Sequence[str], corpus: Corpus, docs: Sequence[int]) -> np.
             idf = math.log(1 + (len(docs) - df + 0.5) / (df + 0.5))
             scores += weight * idf * tf * (K1 + 1) / (tf + norm)
     return scores
+
+
+def _field_lengths(corpus: Corpus) -> np.ndarray:
+    """Each document's length in tokens, the title counted ``TITLE_BOOST`` times (once
+    per corpus)."""
+    found = getattr(corpus, "_bm25_lengths", None)
+    if found is None:
+        found = np.array(
+            [
+                TITLE_BOOST * len(t) + len(a)
+                for t, a in zip(corpus.titles, corpus.abstracts, strict=True)
+            ],
+            float,
+        )
+        corpus._bm25_lengths = found  # type: ignore[attr-defined]
+    return found
 
 
 def cosines(matrix: np.ndarray, present: np.ndarray, query: np.ndarray) -> np.ndarray:
