@@ -159,9 +159,9 @@ def rank_topic(
         paper = corpus.papers[index]
         matches = text.get(index, ())
         points = sum(p for p, _ in matches) + float(relevance[row])
-        if not score_all and not trending and points <= 0 and pins.get(paper.id) != "pin":
-            if not (followed and any(name_key(a) in followed for a in paper.authors)):
-                continue  # no tie to the topic at all: not worth listing
+        tied = points > 0 or trending or pins.get(paper.id) == "pin"
+        if not (score_all or tied or any(name_key(a) in followed for a in paper.authors)):
+            continue  # no tie to the topic at all: not worth listing
         reasons = [r for _, r in matches] + evidence.get(row, [])
         order = float(fused[row])
         authors = [a for a in paper.authors if followed and name_key(a) in followed]
