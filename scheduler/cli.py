@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import logging
-import sys
 from zoneinfo import ZoneInfo
 
 import click
 
 from digest.cli import App, pass_app
+from digest.cli.app import log_to_stderr
 
 
 @click.command()
@@ -29,14 +28,7 @@ def schedule(app: App, once: bool, show: bool) -> None:
     """
     from scheduler.daemon import Daemon
 
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        force=True,
-        format="%(asctime)s %(levelname)s %(message)s",
-    )
-    for noisy in ("apscheduler", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    log_to_stderr("apscheduler", "alembic", "procrastinate")
     daemon = Daemon(app.settings)
     if show:
         daemon.start(paused=True)

@@ -68,6 +68,22 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
+def log_to_stderr(*quiet: str) -> None:
+    """One log line per event on stderr, for the long-running commands; the libraries in
+    ``quiet`` say warnings only."""
+    import logging
+    import sys
+
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        force=True,
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
+    for name in quiet:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 

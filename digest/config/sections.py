@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 from email.utils import formataddr
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -245,6 +245,11 @@ class WebSettings(Section):
     subscribe_window: float = Field(
         default=600.0, gt=0, le=DAY, description="The rate limit's window, in seconds."
     )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description='Where the rate limit counts: "memory://" (one process) or a shared '
+        'store such as "redis://127.0.0.1:6379" (needed for `digest serve --workers N`).',
+    )
     behind_proxy: bool = Field(
         default=False,
         description="Old spelling of trusted_proxies = 1 (one reverse proxy in front).",
@@ -278,6 +283,19 @@ class WebSettings(Section):
         return value
 
 
+class DeliverSettings(Section):
+    """Where `digest send` and the daemon's delivery tick send from."""
+
+    mode: Literal["inline", "queue"] = Field(
+        default="inline",
+        description="inline (the sending command sends) | queue (shards of due readers go to "
+        "`digest worker` processes; PostgreSQL only).",
+    )
+    shard_size: int = Field(
+        default=5000, ge=1, le=1_000_000, description="Subscribers per send job in queue mode."
+    )
+
+
 class ScheduleSettings(Section):
     """`digest schedule`, the daemon."""
 
@@ -301,6 +319,7 @@ class Settings(Section):
     site: SiteSettings = SiteSettings()
     rank: RankSettings = RankSettings()
     mail: MailSettings = MailSettings()
+    deliver: DeliverSettings = DeliverSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     web: WebSettings = WebSettings()
     sources: list[SourceSettings] = []
