@@ -261,6 +261,17 @@ class WebSettings(Section):
         "cannot choose the address the rate limit counts (0: none, use the peer address).",
     )
 
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _storage(cls, value: str) -> str:
+        from limits.storage import SCHEMES
+
+        scheme = value.partition("://")[0]
+        if "://" not in value or scheme not in SCHEMES:
+            known = ", ".join(f"{s}://" for s in sorted(SCHEMES))
+            raise ValueError(f"{value!r} is not a storage URI the limits library knows ({known})")
+        return value
+
     @model_validator(mode="before")
     @classmethod
     def _old_behind_proxy(cls, data: Any) -> Any:

@@ -27,8 +27,8 @@ from digest.transport import Transport
 
 log = logging.getLogger("digest.worker")
 
-#: How often any worker looks for jobs whose worker stopped beating (a cron line, seconds first).
-RETAKE_CRON = "*/10 * * * * *"
+#: How often any worker looks for jobs whose worker stopped beating (cron, seconds last).
+RETAKE_CRON = "* * * * * */10"
 
 
 class ShardUnfinished(DigestError):
