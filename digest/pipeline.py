@@ -83,12 +83,7 @@ def deliver(
     """Send the queued confirmation mails, then every edition that is due at ``now``; the
     ledger keeps each edition to one send."""
     if not dry_run:
-        from digest.deliver.confirm import send_pending_confirmations
-        from digest.transport import transport_for
-
-        transport = transport or transport_for(settings)
-        tokens = tokens or Tokens.from_environment()
-        send_pending_confirmations(settings, store, transport, tokens, now)
+        transport, tokens = confirm(settings, store, now=now, transport=transport, tokens=tokens)
     return send_due(
         settings,
         store,
@@ -101,6 +96,24 @@ def deliver(
         stop=stop,
         on_progress=on_progress,
     )
+
+
+def confirm(
+    settings: Settings,
+    store: Store,
+    *,
+    now: datetime,
+    transport: Transport | None = None,
+    tokens: Tokens | None = None,
+) -> tuple[Transport, Tokens]:
+    """Send the queued confirmation mails; the transport and tokens it used."""
+    from digest.deliver.confirm import send_pending_confirmations
+    from digest.transport import transport_for
+
+    transport = transport or transport_for(settings)
+    tokens = tokens or Tokens.from_environment()
+    send_pending_confirmations(settings, store, transport, tokens, now)
+    return transport, tokens
 
 
 def publish_day(
