@@ -90,3 +90,29 @@ def test_a_standby_stopped_before_it_leads_exits_cleanly(tmp_path, smtp_sink):
             leader.process.send_signal(signal.SIGTERM)
             leader.process.wait(60)
         assert leader.process.returncode == 0
+
+
+def test_in_queue_mode_the_leader_defers_and_a_worker_sends(tmp_path, smtp_sink):
+    sink, port = smtp_sink
+    with pg_database() as url:
+        extra = '[deliver]\nmode = "queue"\nshard_size = 2\n'
+        config, addresses = prepare(tmp_path, port, readers=5, daemon=True, url=url, extra=extra)
+        leader = Daemon(config)
+        worker = subprocess.Popen(
+            [DIGEST, "--config", str(config), "worker", "--name", "w"],
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            assert leader.says("deliver: deferred 3 send jobs"), leader.lines
+            assert sink.wait_for(5, timeout=60), "the worker sent nothing"
+            assert leader.says("deliver: deferred 3 send jobs"), leader.lines
+        finally:
+            for process in (leader.process, worker):
+                process.send_signal(signal.SIGTERM)
+            for process in (leader.process, worker):
+                process.wait(60)
+        assert leader.process.returncode == worker.returncode == 0
+        assert [sink.count(a) for a in addresses] == [1] * 5
+        assert [r["status"] for r in ledger(config)] == ["sent"] * 5
