@@ -10,7 +10,6 @@ import email.utils
 import hashlib
 import os
 import threading
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -232,8 +231,8 @@ def store(sample: Settings, open_store: Callable[[Settings], Store]) -> Store:
 
 @pytest.fixture(autouse=True)
 def _every_store_is_closed(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
-    """A store a test opened and left open is closed here, with a ResourceWarning naming the
-    test (``-W error::ResourceWarning`` turns it into an error)."""
+    """A store a test opened and left open is closed here, and the test fails for it: every
+    store a test opens is closed (``open_store`` and ``store`` do it for you)."""
     opened: list[Store] = []
     closed: set[int] = set()
     real_open = Store.open.__func__  # type: ignore[attr-defined]
@@ -254,9 +253,7 @@ def _every_store_is_closed(request: pytest.FixtureRequest, monkeypatch: pytest.M
     for each in left:
         real_close(each)
     if left:
-        warnings.warn(
-            ResourceWarning(f"{request.node.nodeid} left {len(left)} store(s) open"), stacklevel=1
-        )
+        pytest.fail(f"{request.node.nodeid} left {len(left)} store(s) open", pytrace=False)
 
 
 def make_settings(tmp_path: Path, sources: list[dict[str, Any]], **sections: Any) -> Settings:
