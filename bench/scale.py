@@ -11,7 +11,8 @@ message (pg_stat_database), and the commit latency of one small autocommit inser
 Two cores cannot show the speed-up of more machines: bench/README.md turns the CPU per
 message, commits per message and relay rate into the projection for 1,000,000 digests.
 
-Run: python -m bench scale [--quick]   (DIGEST_BENCH_SUBSCRIBERS, default 20,000; quick 3,000)
+Run: python -m bench scale [--quick]   (DIGEST_BENCH_SUBSCRIBERS: default 20,000, quick 3,000;
+DIGEST_BENCH_SHARD: subscribers per send job, default 5,000)
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from bench.common import save, table
 from bench.deliver import SECRET, Sink, _papers, _setup
 
 SERVER = os.environ.get("DIGEST_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-SHARD = 1000
+SHARD = int(os.environ.get("DIGEST_BENCH_SHARD", 5000))
 DIGEST = str(Path(sys.executable).with_name("digest"))
 
 
