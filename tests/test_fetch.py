@@ -9,7 +9,16 @@ import zlib
 from datetime import UTC, datetime
 
 import pytest
-from conftest import API_BODIES, API_QUERY, HF_RAW, RSS_ALL, RSS_ATOM, RSS_ERROR, make_settings
+from conftest import (
+    API_BODIES,
+    API_QUERY,
+    HF_RAW,
+    RSS_ALL,
+    RSS_ATOM,
+    RSS_ERROR,
+    SAMPLE,
+    make_settings,
+)
 
 from digest.errors import FetchError
 from digest.fetch import fetch_sources
@@ -233,7 +242,7 @@ def _raw_deflate(data: bytes) -> bytes:
     ids=["gzip", "deflate", "raw-deflate"],
 )
 def test_compressed_answers_are_inflated(http_server, http_client, encoding, compress):
-    body = RSS_ATOM.read_bytes()
+    body = (SAMPLE / "arxiv-listing.xml").read_bytes()
     url = http_server.serve(
         "/compressed", lambda query: (200, compress(body), {"Content-Encoding": encoding})
     )

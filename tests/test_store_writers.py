@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from conftest import RSS_ALL
 
 from digest.sources import SOURCE_PRIORITY, arxiv_rss
@@ -37,6 +38,7 @@ def at_once(tasks: list[Callable[[], Any]]) -> list[Any]:
     return results
 
 
+@pytest.mark.realdata
 def test_two_ingests_of_one_listing_at_once_store_each_paper_once(tmp_path):
     url = f"sqlite:///{tmp_path / 'digest.db'}"
     papers = arxiv_rss.parse(RSS_ALL.read_bytes()).papers

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import time
 from collections.abc import Sequence
 
 
@@ -32,6 +33,13 @@ class RateLimiter:
 
     def allow(self, key: str) -> bool:
         return bool(self.limiter.hit(self.item, "digest-subscribe", self.namespace, key))
+
+    def retry_after(self, key: str) -> int:
+        """Whole seconds until ``key`` may try again (0 if it may now)."""
+        stats = self.limiter.get_window_stats(self.item, "digest-subscribe", self.namespace, key)
+        if stats.remaining > 0:
+            return 0
+        return max(1, math.ceil(stats.reset_time - time.time()))
 
 
 def _networks(entries: Sequence[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
