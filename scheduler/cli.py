@@ -3,16 +3,20 @@
 
 from __future__ import annotations
 
+import logging
 from zoneinfo import ZoneInfo
 
 import click
 
 from digest.cli import App, pass_app
-from digest.cli.app import log_to_stderr
 
 
 @click.command()
-@click.option("--once", is_flag=True, help="Run every due job one time and exit (for cron users).")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Fetch the due sources, publish, deliver, then exit (for cron users).",
+)
 @click.option(
     "--list", "show", is_flag=True, help="Show the planned jobs and their next run times, and exit."
 )
@@ -26,9 +30,10 @@ def schedule(app: App, once: bool, show: bool) -> None:
 
     Example: digest schedule --list
     """
+    from digest.logs import configure
     from scheduler.daemon import Daemon
 
-    log_to_stderr("apscheduler", "alembic", "procrastinate")
+    configure(app.settings.log, stderr_level=logging.INFO, timestamps=True)
     daemon = Daemon(app.settings)
     if show:
         daemon.start(paused=True)

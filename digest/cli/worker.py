@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
-from digest.cli.app import App, log_to_stderr, pass_app
+from digest.cli.app import App, pass_app
 
 
 @click.command()
@@ -26,9 +28,10 @@ def worker(app: App, concurrency: int, name: str | None) -> None:
 
     Example: digest worker --concurrency 2 --name mail-1
     """
+    from digest.logs import configure
     from digest.queue import conninfo
     from digest.queue.worker import run_worker
 
     conninfo(app.settings.store.url)  # one line for a store that is not PostgreSQL
-    log_to_stderr("procrastinate", "alembic")
+    configure(app.settings.log, stderr_level=logging.INFO, timestamps=True)
     run_worker(app.settings, concurrency=concurrency, name=name)
