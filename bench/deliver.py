@@ -89,12 +89,16 @@ def _topics(papers: list[Paper]) -> str:
     return "\n".join(lines)
 
 
-def _setup(workdir: Path, count: int, port: int, papers: list[Paper]) -> Path:
+def _setup(
+    workdir: Path, count: int, port: int, papers: list[Paper], url: str | None = None, extra=""
+) -> Path:
+    """The benchmark's settings and store (SQLite in ``workdir`` unless ``url``)."""
     config = workdir / "digest.toml"
     config.write_text(
         f"""
 [store]
-url = "sqlite:///{workdir / "digest.db"}"
+url = "{url or f"sqlite:///{workdir / 'digest.db'}"}"
+{extra}
 [site]
 base_url = "https://papers.example.org"
 [mail]

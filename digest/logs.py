@@ -14,7 +14,7 @@ from digest.config import LogSettings
 from digest.errors import ConfigError
 
 #: Libraries whose routine messages are not the operator's business.
-QUIET = ("apscheduler", "alembic", "httpx", "httpcore", "flufl.bounce")
+QUIET = ("apscheduler", "alembic", "httpx", "httpcore", "flufl.bounce", "procrastinate")
 
 
 class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]

@@ -1,13 +1,15 @@
 """The stages in order: fetch, publish, deliver. The one place that runs them: the CLI's
 ``digest run`` calls :func:`run`, the daemon's jobs call :func:`fetch_and_publish` and
-:func:`deliver`."""
+:func:`deliver`, the queue workers' jobs :func:`fetch_and_publish`, :func:`publish_day`
+and :func:`send_shard`."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from digest.compose import Composition
 from digest.config import Settings
@@ -81,12 +83,7 @@ def deliver(
     """Send the queued confirmation mails, then every edition that is due at ``now``; the
     ledger keeps each edition to one send."""
     if not dry_run:
-        from digest.deliver.confirm import send_pending_confirmations
-        from digest.transport import transport_for
-
-        transport = transport or transport_for(settings)
-        tokens = tokens or Tokens.from_environment()
-        send_pending_confirmations(settings, store, transport, tokens, now)
+        transport, tokens = confirm(settings, store, now=now, transport=transport, tokens=tokens)
     return send_due(
         settings,
         store,
@@ -98,6 +95,62 @@ def deliver(
         tokens=tokens,
         stop=stop,
         on_progress=on_progress,
+    )
+
+
+def confirm(
+    settings: Settings,
+    store: Store,
+    *,
+    now: datetime,
+    transport: Transport | None = None,
+    tokens: Tokens | None = None,
+) -> tuple[Transport, Tokens]:
+    """Send the queued confirmation mails; the transport and tokens it used."""
+    from digest.deliver.confirm import send_pending_confirmations
+    from digest.transport import transport_for
+
+    transport = transport or transport_for(settings)
+    tokens = tokens or Tokens.from_environment()
+    send_pending_confirmations(settings, store, transport, tokens, now)
+    return transport, tokens
+
+
+def publish_day(
+    settings: Settings, store: Store, day: date, *, now: datetime | None = None
+) -> Composition:
+    """Rebuild one day's editions (in the site's time zone), the archive and the feeds."""
+    moment = now or datetime.now(UTC)
+    zone = ZoneInfo(settings.site.timezone)
+    end = datetime.combine(day + timedelta(days=1), time(), zone) - timedelta(microseconds=1)
+    return publish(settings, store, min(moment, end.astimezone(UTC)))
+
+
+def send_shard(
+    settings: Settings,
+    store: Store,
+    first: int,
+    last: int,
+    *,
+    now: datetime,
+    claimant: str,
+    period_key: str | None = None,
+    transport: Transport | None = None,
+    tokens: Tokens | None = None,
+    stop: threading.Event | None = None,
+) -> SendReport:
+    """Send the editions due at ``now`` to the subscribers with ids ``first``..``last``,
+    the ledger claims in ``claimant``'s name."""
+    return send_due(
+        settings,
+        store,
+        now=now,
+        period_key=period_key,
+        transport=transport,
+        tokens=tokens,
+        stop=stop,
+        shard=(first, last),
+        claimant=claimant,
     )
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -39,7 +39,10 @@ from digest.text import one_line
 from digest.tokens import Tokens
 from digest.transport import Transport
 from scheduler import jobs
-from scheduler.lock import DaemonLock, Heartbeat
+from scheduler.lock import DaemonLock, Heartbeat, LeaderLock, StoppedWaiting
+
+if TYPE_CHECKING:
+    from digest.queue.defer import Queue
 
 log = logging.getLogger("digest.daemon")
 
@@ -109,7 +112,14 @@ class Daemon:
         self.tokens = tokens or Tokens.from_environment()  # fail at start, not at each tick
         self.store = Store.open(settings.store.url)
         self.stopping = threading.Event()
-        self.lock = DaemonLock(self.store, settings.schedule.lock_timeout)
+        timeout = settings.schedule.lock_timeout
+        self.lock: DaemonLock | LeaderLock = (
+            LeaderLock(self.store, timeout, self.stopping)
+            if self.store.engine.dialect.name == "postgresql"
+            else DaemonLock(self.store, timeout)
+        )
+        #: In queue mode ([deliver] mode = "queue"), where the ticks defer their work.
+        self.queue: Queue | None = None
         self.heartbeat_thread = Heartbeat(self.heartbeat, settings.schedule.lock_timeout / 4)
         #: Why the daemon stopped on its own, if it did (raised by run_forever and run_once).
         self.fatal: StoreError | None = None
@@ -151,13 +161,19 @@ class Daemon:
         )
         return specs
 
-    def start(self, *, paused: bool = False) -> list[str]:
-        """Take the lock, load the kept plan, bring it in line with the configuration.
+    def start(self, *, paused: bool = False, wait: bool = False) -> list[str]:
+        """Take the lock (on PostgreSQL with ``wait``: stand by until it is free), load the
+        kept plan, bring it in line with the configuration.
 
         Returns the ids of the jobs that were not in the kept plan yet."""
         try:
-            self.lock.acquire(self.clock())
+            self.lock.acquire(self.clock(), wait=wait)
+            if self.settings.deliver.mode == "queue":
+                from digest.queue.defer import Queue
+
+                self.queue = Queue(self.settings, self.store)
         except BaseException:
+            self.lock.release()
             self.store.close()
             raise
         self.heartbeat_thread.start()
@@ -198,7 +214,10 @@ class Daemon:
         """Run until SIGTERM or SIGINT, then stop cleanly."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self.stopping.set())
-        self.start()
+        try:
+            self.start(wait=True)
+        except StoppedWaiting:
+            return
         log.info(
             "daemon started: %d jobs, next: %s",
             len(self.listing()),
@@ -260,12 +279,19 @@ class Daemon:
                 raise
             # the database failed under the daemon: its lock row expires after lock_timeout
         jobs.detach(self)
+        if self.queue is not None:
+            self.queue.close()
         self.store.close()
 
     # the jobs
 
     def fetch(self, *sources: str) -> None:
-        """Fetch the sources, then publish once if anything new arrived."""
+        """Fetch the sources, then publish once if anything new arrived (in queue mode:
+        defer one fetch job per source)."""
+        if self.queue is not None:
+            for source in sources:
+                log.info("fetch %s: deferred (job %d)", source, self.queue.defer_fetch(source))
+            return
         fetched = None
         with self._store_guard():
             fetched = pipeline.fetch_and_publish(
@@ -300,6 +326,17 @@ class Daemon:
             log.debug("fetch %s failed again: %s", source, error)
 
     def deliver(self) -> None:
+        if self.queue is not None:
+            with self._store_guard():
+                pipeline.confirm(
+                    self.settings,
+                    self.store,
+                    now=self.clock(),
+                    transport=self.transport,
+                    tokens=self.tokens,
+                )
+                log.info("deliver: deferred %d send jobs", len(self.queue.defer_send()))
+            return
         started = time.perf_counter()
         report = None
         with self._store_guard():

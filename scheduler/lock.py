@@ -1,18 +1,23 @@
-"""One daemon per database: a lock row with a heartbeat.
+"""One daemon per database.
 
-The lock lives in the database itself, so it also holds between machines sharing one
-PostgreSQL. A daemon that stops beating for ``timeout`` seconds (it crashed, or its
-machine did) loses the lock to the next one that starts.
+On SQLite, a lock row with a heartbeat: a daemon that stops beating for ``timeout``
+seconds (it crashed) loses the lock to the next one that starts. On PostgreSQL, a
+session-level advisory lock (:class:`LeaderLock`): every `digest schedule` competes for it,
+the holder leads, the others wait as hot standbys; the database releases it when the
+leader's connection drops (TCP keepalives set to ``timeout`` find a dead machine), and a
+standby takes over within ``timeout`` seconds.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -21,9 +26,18 @@ from digest.store import Store
 from digest.store.database import create_engine, write_transaction
 from digest.store.schema import daemon_lock
 
+log = logging.getLogger("digest.daemon")
+
+#: The advisory lock every `digest schedule` on one PostgreSQL database competes for.
+LEADER_KEY = 0x6469_6765_7374_02  # "digest" 2
+
 
 class LockHeld(DigestError):
     """Another daemon runs on this database."""
+
+
+class StoppedWaiting(DigestError):
+    """A standby daemon was stopped before it led."""
 
 
 class DaemonLock:
@@ -33,7 +47,7 @@ class DaemonLock:
         self.name = name
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
-    def acquire(self, now: datetime) -> None:
+    def acquire(self, now: datetime, wait: bool = False) -> None:
         with write_transaction(self.store.engine) as conn:
             row = (
                 conn.execute(sa.select(daemon_lock).where(daemon_lock.c.name == self.name))
@@ -83,6 +97,75 @@ class DaemonLock:
                     daemon_lock.c.name == self.name, daemon_lock.c.holder == self.holder
                 )
             )
+
+
+class LeaderLock:
+    """Leadership among the daemons on one PostgreSQL database (a session advisory lock)."""
+
+    def __init__(self, store: Store, timeout: float, stopping: threading.Event) -> None:
+        from digest.queue import conninfo
+
+        self.conninfo = conninfo(store.engine.url.render_as_string(hide_password=False))
+        self.timeout = timeout
+        self.stopping = stopping
+        self.conn: Any = None
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        idle = max(1, int(self.timeout / 3))
+        probe = max(1, idle // 3)
+        conn = psycopg.connect(
+            self.conninfo,
+            autocommit=True,
+            application_name="digest schedule",
+            keepalives=1,
+            keepalives_idle=idle,
+            keepalives_interval=probe,
+            keepalives_count=3,
+        )
+        # the server's side of the same: a leader whose machine died loses the lock in time
+        for name, value in (
+            ("tcp_keepalives_idle", idle),
+            ("tcp_keepalives_interval", probe),
+            ("tcp_keepalives_count", 3),
+        ):
+            conn.execute(f"SET {name} = {int(value)}")
+        return conn
+
+    def acquire(self, now: datetime, wait: bool = False) -> None:
+        """Lead; with ``wait``, stand by until the leader is gone (or this daemon stops)."""
+        conn = self._connect()
+        announced = False
+        while not conn.execute("SELECT pg_try_advisory_lock(%s)", (LEADER_KEY,)).fetchone()[0]:
+            if not wait:
+                conn.close()
+                raise LockHeld(
+                    "another digest daemon leads on this database; `digest schedule` without "
+                    "options waits as a standby and takes over when it stops"
+                )
+            if not announced:
+                log.info("standby: another digest schedule leads; taking over when it stops")
+                announced = True
+            if self.stopping.wait(min(1.0, self.timeout / 4)):
+                conn.close()
+                raise StoppedWaiting("stopped while standing by")
+        self.conn = conn
+        if announced:
+            log.info("leading: the previous leader is gone")
+
+    def beat(self, now: datetime) -> bool:
+        """Whether this daemon still leads (its session, and so its lock, is alive)."""
+        self.conn.execute("SELECT 1")
+        return True
+
+    def release(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.execute("SELECT pg_advisory_unlock(%s)", (LEADER_KEY,))
+            finally:
+                self.conn.close()
+                self.conn = None
 
 
 class Heartbeat:

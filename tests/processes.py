@@ -29,16 +29,25 @@ lock_timeout = 8
 
 
 def prepare(
-    tmp_path: Path, port: int, readers: int, *, connections: int = 1, daemon: bool = False
+    tmp_path: Path,
+    port: int,
+    readers: int,
+    *,
+    connections: int = 1,
+    daemon: bool = False,
+    url: str | None = None,
+    extra: str = "",
 ) -> tuple[Path, list[str]]:
-    """A config sending over SMTP to `port`, the sample listing fetched, `readers` active."""
+    """A config sending over SMTP to `port`, the sample listing fetched, `readers` active
+    (the store at `url`, default a SQLite file in tmp_path; `extra`: more sections)."""
     config = tmp_path / "digest.toml"
     config.write_text(f'''
 [store]
-url = "sqlite:///{tmp_path / "digest.db"}"
+url = "{url or f"sqlite:///{tmp_path / 'digest.db'}"}"
 [site]
 base_url = "https://papers.example.org"
 {DAEMON if daemon else ""}
+{extra}
 [mail]
 transport = "smtp"
 retry_delays = [0.0]
@@ -59,12 +68,14 @@ keywords = ["reinforcement learning", "reward model"]
 ''')
     settings = load_settings(config)
     store = Store.open(settings.store.url)
-    fetch_sources(settings, store)
-    addresses = [f"reader{i:02d}@example.org" for i in range(readers)]
-    for address in addresses:
-        request = subscription(settings, email=address, topics="rl", hour=0)
-        store.add_subscriber(request, status="active", now=datetime.now(UTC))
-    store.close()
+    try:
+        fetch_sources(settings, store)
+        addresses = [f"reader{i:02d}@example.org" for i in range(readers)]
+        for address in addresses:
+            request = subscription(settings, email=address, topics="rl", hour=0)
+            store.add_subscriber(request, status="active", now=datetime.now(UTC))
+    finally:
+        store.close()
     return config, addresses
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from digest import __version__
-from digest.cli import bounces, delivery, papers, serve, status, subscribers
+from digest.cli import bounces, delivery, papers, serve, status, subscribers, worker
 from digest.cli.app import App, pass_app
 from digest.config import DEFAULT_CONFIG_NAME, STARTER_CONFIG
 from digest.errors import DigestError, InputError
@@ -112,6 +112,7 @@ for _command in (
     delivery.deliveries,
     delivery.run_command,
     serve.serve,
+    worker.worker,
 ):
     cli.add_command(_command)
 

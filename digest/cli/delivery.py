@@ -49,17 +49,32 @@ def _progress() -> Any:
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help='With [deliver] mode = "queue": defer the shards and exit without waiting.',
+)
 @pass_app
-def send(app: App, period: str | None, dry_run: bool, limit: int | None, fmt: str) -> None:
+def send(
+    app: App, period: str | None, dry_run: bool, limit: int | None, fmt: str, no_wait: bool
+) -> None:
     """Send the due editions: to every active subscriber whose local send hour has come.
 
     Each edition goes out once, however often this runs and even when two runs overlap:
     the ledger (see `digest deliveries`) claims it first. Ends with the counts: sent,
-    skipped (with reasons), retried, failed, bounced.
+    skipped (with reasons), retried, failed, bounced. With [deliver] mode = "queue" it
+    defers one job per shard of subscribers to the `digest worker` processes and shows
+    the shards done (unless --no-wait).
 
     Example: digest send --dry-run
     """
     from digest.deliver import send_due
+
+    if app.settings.deliver.mode == "queue" and not dry_run:
+        if limit is not None:
+            raise DigestError('--limit works with [deliver] mode = "inline" only')
+        _send_queued(app, period, no_wait)
+        return
 
     with _progress() as bar:
         report = send_due(
@@ -73,6 +88,26 @@ def send(app: App, period: str | None, dry_run: bool, limit: int | None, fmt: st
         )
     _send_report(report, dry_run, fmt)
     if report.failed:
+        raise click.exceptions.Exit(1)
+
+
+def _send_queued(app: App, period: str | None, no_wait: bool) -> None:
+    from digest.queue.defer import Queue
+
+    queue = Queue(app.settings, app.store)
+    try:
+        jobs = queue.defer_send(period)
+        click.echo(f"Deferred {len(jobs)} send jobs (shards of {app.settings.deliver.shard_size}).")
+        if no_wait or not jobs:
+            return
+        with click.progressbar(
+            length=len(jobs), label="Shards", file=sys.stderr, show_pos=True
+        ) as bar:
+            progress = queue.wait(jobs, bar.update)
+    finally:
+        queue.close()
+    click.echo(f"{progress.succeeded} shards done, {progress.failed} failed.")
+    if progress.failed:
         raise click.exceptions.Exit(1)
 
 

@@ -124,6 +124,11 @@ def _apply_environment(settings: Settings, environ: Mapping[str, str]) -> Settin
         settings = settings.model_copy(
             update={"store": settings.store.model_copy(update={"url": url})}
         )
+    if settings.deliver.mode == "queue" and not settings.store.url.startswith("postgresql"):
+        raise ConfigError(
+            f'{settings.origin or "settings"}: [deliver] mode = "queue" needs a PostgreSQL '
+            '[store] url (SQLite sends inline: mode = "inline")'
+        )
     return settings
 
 

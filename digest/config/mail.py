@@ -112,7 +112,8 @@ class MailSettings(Section):
         default=900.0,
         gt=0,
         le=DAY,
-        description="A claimed edition whose sender vanished goes again (s).",
+        description="A claimed edition whose sender vanished goes again (s); queue "
+        "workers' claims go again once their heartbeat stops.",
     )
     smtp: SmtpSettings = Field(default=SmtpSettings(), description="The SMTP relay.")
     dkim: DkimSettings | None = Field(default=None, description="Optional DKIM signing.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 from email.utils import formataddr
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -284,6 +284,11 @@ class WebSettings(Section):
     subscribe_window: float = Field(
         default=600.0, gt=0, le=DAY, description="The rate limit's window, in seconds."
     )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description='Where the rate limit counts: "memory://" (one process) or a shared '
+        'store such as "redis://127.0.0.1:6379" (needed for `digest serve --workers N`).',
+    )
     behind_proxy: bool = Field(
         default=False,
         description="Old spelling of trusted_proxies = 1 (one reverse proxy in front).",
@@ -294,6 +299,17 @@ class WebSettings(Section):
         "a number of hops, or their addresses/networks; read from the right, so a client "
         "cannot choose the address the rate limit counts (0: none, use the peer address).",
     )
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _storage(cls, value: str) -> str:
+        from limits.storage import SCHEMES
+
+        scheme = value.partition("://")[0]
+        if "://" not in value or scheme not in SCHEMES:
+            known = ", ".join(f"{s}://" for s in sorted(SCHEMES))
+            raise ValueError(f"{value!r} is not a storage URI the limits library knows ({known})")
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -315,6 +331,19 @@ class WebSettings(Section):
             except ValueError:
                 raise ValueError(f"{entry!r} is not an IP address or network") from None
         return value
+
+
+class DeliverSettings(Section):
+    """Where `digest send` and the daemon's delivery tick send from."""
+
+    mode: Literal["inline", "queue"] = Field(
+        default="inline",
+        description="inline (the sending command sends) | queue (shards of due readers go to "
+        "`digest worker` processes; PostgreSQL only).",
+    )
+    shard_size: int = Field(
+        default=5000, ge=1, le=1_000_000, description="Subscribers per send job in queue mode."
+    )
 
 
 class ScheduleSettings(Section):
@@ -340,6 +369,7 @@ class Settings(Section):
     site: SiteSettings = SiteSettings()
     rank: RankSettings = RankSettings()
     mail: MailSettings = MailSettings()
+    deliver: DeliverSettings = DeliverSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     web: WebSettings = WebSettings()
     log: LogSettings = LogSettings()

@@ -44,9 +44,15 @@ def send_due(
     on_progress: Callable[[int], None] | None = None,
     stop: threading.Event | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    shard: tuple[int, int] | None = None,
+    claimant: str | None = None,
 ) -> SendReport:
-    """Send every edition that is due at ``now`` (or for the period ``period_key``)."""
-    prepared = prepare(settings, store, now=now, period_key=period_key, limit=limit)
+    """Send every edition that is due at ``now`` (or for the period ``period_key``);
+    ``shard``: only to the subscribers with ids in that range (both ends included);
+    ``claimant``: the name the ledger claims carry (default: this host and process)."""
+    prepared = prepare(
+        settings, store, now=now, period_key=period_key, limit=limit, shard=shard, me=claimant
+    )
     report = prepared.report
     if dry_run:
         report.planned = [
@@ -65,6 +71,7 @@ def send_due(
         on_progress,
         stop or threading.Event(),
         sleep,
+        claimant,
     )
     dispatcher.run(prepared.jobs)
     return report

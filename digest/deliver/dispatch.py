@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from digest.compose import Edition
 from digest.compose.personal import superset_of
 from digest.config import Settings
-from digest.deliver.plan import claimant
+from digest.deliver.claims import claimant
 from digest.deliver.prepare import Job
 from digest.deliver.report import SendReport
 from digest.errors import DigestError
@@ -50,6 +50,7 @@ class Dispatcher:
         on_progress: Callable[[int], None] | None,
         stop: threading.Event,
         sleep: Callable[[float], None],
+        me: str | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -63,7 +64,7 @@ class Dispatcher:
         self.renderer = Renderer(settings)
         self.builder = MessageBuilder(settings)
         self.links = Links(settings)
-        self.me = claimant()
+        self.me = me or claimant()
         self._started = time.monotonic()
         self.lock = threading.Lock()
         self.kits: dict[str, EmailKit | None] = {}

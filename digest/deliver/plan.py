@@ -6,19 +6,18 @@ week for weekly ones. Comparing instants, not wall-clock hours, makes daylight-s
 safe: an hour that does not exist that day is reached when the clocks jump past it, and
 an hour that happens twice counts once. The ledger row for (subscriber, period) decides
 the rest: sent, given up and bounced editions are done; a ``retry`` is due again at its
-time; a ``pending`` claim whose sender is gone is sent again.
+time; a ``pending`` claim whose sender is gone (``claims``) is sent again.
 """
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from digest.config import Settings
+from digest.deliver.claims import Liveness
 from digest.periods import Period, current_period, parse_period
 from digest.store import Delivery, Store
 from digest.subscribers import Recipient
@@ -60,33 +59,6 @@ def subscriber_period(
     return period if period.kind == subscriber.frequency else None
 
 
-def claimant() -> str:
-    """Who claims editions in this process: host, process id, start time."""
-    return f"{socket.gethostname()}:{os.getpid()}:{int(_STARTED)}"
-
-
-_STARTED = datetime.now().timestamp()
-
-
-def claim_abandoned(delivery: Delivery, now: datetime, timeout: float) -> bool:
-    """Whether a ``pending`` claim's sender is gone (dead here, or silent too long)."""
-    if delivery.claimed_at is None or now - delivery.claimed_at > timedelta(seconds=timeout):
-        return True
-    host, _, rest = (delivery.claimed_by or "").partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    if delivery.claimed_by == claimant():
-        return True  # an earlier attempt of this very run
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 def plan(
     settings: Settings,
     store: Store,
@@ -94,7 +66,10 @@ def plan(
     *,
     period_key: str | None = None,
     subscribers: Sequence[Recipient] | None = None,
+    claimant: str | None = None,
 ) -> Plan:
+    """Who is due at ``now``; ``claimant`` names this sender (its own earlier claims are
+    its to take again)."""
     result = Plan()
     active = list(subscribers) if subscribers is not None else store.recipients()
     periods: dict[int, Period] = {}
@@ -111,6 +86,7 @@ def plan(
             periods[sub.id], moments[sub.id] = found[0], found[1]
     rows = store.delivery_rows([p.key for p in periods.values()])
     last_end = store.last_window_ends()
+    alive = Liveness(store.engine, settings.mail.claim_timeout, claimant)
     for sub in active:
         period = periods.get(sub.id)
         if period is None:
@@ -140,7 +116,7 @@ def plan(
                     )
                 )
         elif row.status == "pending":
-            if claim_abandoned(row, now, settings.mail.claim_timeout):
+            if alive.abandoned(row, now):
                 result.due.append(Due(sub, period, row.window_start, row))
             else:
                 result.skipped.append((sub, f"being sent by {row.claimed_by}"))

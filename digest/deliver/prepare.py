@@ -44,11 +44,19 @@ def prepare(
     period_key: str | None = None,
     limit: int | None = None,
     schedule: Plan | None = None,
+    shard: tuple[int, int] | None = None,
+    me: str | None = None,
 ) -> Prepared:
     """Plan the run (unless ``schedule`` is that plan) and compose every due edition:
     each topic ranked once per window, every subscriber's choice made from those."""
     report = SendReport()
-    schedule = schedule or plan(settings, store, now, period_key=period_key)
+    if schedule is None:
+        chosen = None
+        if shard is not None:
+            chosen = [r for r in store.recipients() if shard[0] <= r.id <= shard[1]]
+        schedule = plan(
+            settings, store, now, period_key=period_key, subscribers=chosen, claimant=me
+        )
     report.not_due, report.done_before = schedule.not_due, schedule.done
     report.skipped += [(s.email, reason) for s, reason in schedule.skipped]
     if not schedule.due:

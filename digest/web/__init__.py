@@ -15,7 +15,6 @@ confirm, preferences, one-click unsubscribe, the archive, the feeds, a health ch
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -52,7 +51,6 @@ def create_app(
     tokens: Tokens | None = None,
     transport: Transport | None = None,
     clock: Callable[[], datetime] | None = None,
-    monotonic: Callable[[], float] = time.monotonic,
 ) -> Starlette:
     site = Site(
         settings,
@@ -60,7 +58,6 @@ def create_app(
         tokens or Tokens.from_environment(),
         transport or transport_for(settings),
         clock or (lambda: datetime.now(UTC)),
-        monotonic,
     )
     sender = ConfirmationSender(site)
 
@@ -81,3 +78,11 @@ def create_app(
     app.state.site = site
     app.state.confirmations = sender
     return app
+
+
+def app_from_environment() -> Starlette:
+    """The app of the settings named by ``DIGEST_CONFIG`` (and ``DIGEST_STORE_URL``): what
+    each process of `digest serve --workers N` builds."""
+    from digest.config import load_settings
+
+    return create_app(load_settings())

@@ -1,4 +1,5 @@
-"""The subscribe rate limit, and the client address it counts by.
+"""The subscribe rate limit (shared between processes through ``[web] rate_limit_storage``),
+and the client address it counts by.
 
 Behind reverse proxies the address comes from ``X-Forwarded-For``, trusting only the hops
 configured in ``[web] trusted_proxies`` and reading from the right, as uvicorn does: each
@@ -10,38 +11,35 @@ from __future__ import annotations
 
 import ipaddress
 import math
-import threading
-from collections import deque
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Sequence
 
 
 class RateLimiter:
-    """At most ``limit`` events per ``window`` seconds per key (a sliding window)."""
+    """At most ``limit`` events per ``window`` seconds per key (a moving window), counted
+    by the ``limits`` library in ``storage``: ``memory://`` counts in this process only;
+    a shared store (``redis://host:port``) counts for every worker and machine at once."""
 
-    def __init__(self, limit: int, window: float, clock: Callable[[], float]) -> None:
-        self.limit, self.window, self.clock = limit, window, clock
-        self.events: dict[str, deque[float]] = {}
-        self.lock = threading.Lock()
+    def __init__(
+        self, limit: int, window: float, storage: str = "memory://", namespace: str = ""
+    ) -> None:
+        from limits import RateLimitItemPerSecond
+        from limits.storage import storage_from_string
+        from limits.strategies import MovingWindowRateLimiter
+
+        self.item = RateLimitItemPerSecond(limit, max(1, math.ceil(window)))
+        self.limiter = MovingWindowRateLimiter(storage_from_string(storage))
+        self.namespace = namespace  # sites sharing one Redis count apart
 
     def allow(self, key: str) -> bool:
-        now = self.clock()
-        with self.lock:
-            events = self.events.setdefault(key, deque())
-            while events and events[0] <= now - self.window:
-                events.popleft()
-            if len(events) >= self.limit:
-                return False
-            events.append(now)
-            return True
+        return bool(self.limiter.hit(self.item, "digest-subscribe", self.namespace, key))
 
     def retry_after(self, key: str) -> int:
         """Whole seconds until ``key`` may try again (0 if it may now)."""
-        now = self.clock()
-        with self.lock:
-            events = self.events.get(key)
-            if not events or len(events) < self.limit:
-                return 0
-            return max(1, math.ceil(events[0] + self.window - now))
+        stats = self.limiter.get_window_stats(self.item, "digest-subscribe", self.namespace, key)
+        if stats.remaining > 0:
+            return 0
+        return max(1, math.ceil(stats.reset_time - time.time()))
 
 
 def _networks(entries: Sequence[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

@@ -45,7 +45,6 @@ class Site:
         tokens: Tokens,
         transport: Transport,
         clock: Callable[[], datetime],
-        monotonic: Callable[[], float],
     ) -> None:
         self.settings = settings
         self.store = store
@@ -54,7 +53,10 @@ class Site:
         self.clock = clock
         self.renderer = Renderer(settings)
         self.limiter = RateLimiter(
-            settings.web.subscribe_limit, settings.web.subscribe_window, monotonic
+            settings.web.subscribe_limit,
+            settings.web.subscribe_window,
+            settings.web.rate_limit_storage,
+            settings.site.base_url,
         )
         self.client_address = ClientAddress(settings.web.trusted_proxies)
         self.csrf = tokens.signer("csrf")

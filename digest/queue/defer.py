@@ -1,0 +1,123 @@
+"""Deferring jobs and following them: what `digest send` in queue mode and the daemon's
+ticks do instead of the work itself."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from digest.config import Settings
+from digest.queue import QUEUE, conninfo, ensure_schema
+from digest.store import Store
+
+#: The states of a job that will not run again.
+FINISHED = ("succeeded", "failed", "cancelled", "aborted")
+
+
+def shards(ids: Sequence[int], size: int) -> list[tuple[int, int]]:
+    """Consecutive ranges of ``size`` ids each (the ids sorted), as (first, last)."""
+    ordered = sorted(ids)
+    return [
+        (ordered[i], ordered[min(i + size, len(ordered)) - 1]) for i in range(0, len(ordered), size)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    total: int
+    succeeded: int
+    failed: int
+
+    @property
+    def done(self) -> int:
+        return self.succeeded + self.failed
+
+
+class Queue:
+    """Defers jobs to the workers; opened for one command or one daemon."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        import procrastinate
+
+        self.settings = settings
+        self.store = store
+        ensure_schema(store.engine)
+        self.app: Any = procrastinate.App(
+            connector=procrastinate.SyncPsycopgConnector(conninfo=conninfo(settings.store.url))
+        )
+        self.app.open()
+
+    def close(self) -> None:
+        self.app.close()
+
+    def _defer(self, task: str, lock: str, **kwargs: Any) -> int:
+        """Defer one job; if the same one waits in the queue already, that one's id."""
+        from procrastinate.exceptions import AlreadyEnqueued
+
+        try:
+            job_id: int = self.app.configure_task(task, queue=QUEUE, queueing_lock=lock).defer(
+                **kwargs
+            )
+            return job_id
+        except AlreadyEnqueued:
+            with self.store.engine.connect() as conn:
+                found = conn.execute(
+                    sa.text(
+                        "SELECT id FROM procrastinate_jobs WHERE queueing_lock = :lock "
+                        "AND status = 'todo' ORDER BY id DESC LIMIT 1"
+                    ),
+                    {"lock": lock},
+                ).scalar()
+            if found is None:  # it started meanwhile: defer it again for what is left
+                return self._defer(task, lock, **kwargs)
+            return int(found)
+
+    def defer_send(self, period_key: str | None = None) -> list[int]:
+        """One ``send`` job per shard of the active subscribers; their job ids."""
+        ids = [r.id for r in self.store.recipients()]
+        return [
+            self._defer(
+                "digest.send", f"send:{first}-{last}", first=first, last=last, period=period_key
+            )
+            for first, last in shards(ids, self.settings.deliver.shard_size)
+        ]
+
+    def defer_fetch(self, source: str) -> int:
+        return self._defer("digest.fetch", f"fetch:{source}", source=source)
+
+    def defer_publish(self, day: str) -> int:
+        return self._defer("digest.publish", f"publish:{day}", day=day)
+
+    def progress(self, job_ids: Sequence[int]) -> Progress:
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT status, count(*) FROM procrastinate_jobs "
+                    "WHERE id = ANY(:ids) GROUP BY status"
+                ),
+                {"ids": list(job_ids)},
+            ).all()
+        counts = {str(status): int(n) for status, n in rows}
+        failed = sum(counts.get(s, 0) for s in FINISHED[1:])
+        return Progress(len(job_ids), counts.get("succeeded", 0), failed)
+
+    def wait(
+        self,
+        job_ids: Sequence[int],
+        on_progress: Callable[[int], None] | None = None,
+        every: float = 0.5,
+    ) -> Progress:
+        """Until every job finished; ``on_progress`` gets the number newly finished."""
+        seen = 0
+        while True:
+            progress = self.progress(job_ids)
+            if on_progress and progress.done > seen:
+                on_progress(progress.done - seen)
+            seen = progress.done
+            if progress.done >= progress.total:
+                return progress
+            time.sleep(every)

@@ -1,0 +1,152 @@
+"""`digest worker`: runs the queued jobs on any machine that reaches the store.
+
+Each job calls :mod:`digest.pipeline`. A ``send`` shard claims its editions in the
+worker's name (``worker:<id>:<name>``, see :mod:`digest.deliver.claims`). SIGTERM or
+SIGINT stops the worker: a shard being sent finishes the message in flight, records it,
+and goes back to the queue for the rest (any worker picks it up), then the worker exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from digest import pipeline
+from digest.config import Settings
+from digest.deliver.claims import WORKER_SILENCE, worker_claimant
+from digest.errors import DigestError
+from digest.queue import QUEUE, conninfo, ensure_schema
+from digest.store import Store
+from digest.tokens import Tokens
+from digest.transport import Transport
+
+log = logging.getLogger("digest.worker")
+
+#: How often any worker looks for jobs whose worker stopped beating (cron, seconds last).
+RETAKE_CRON = "* * * * * */10"
+
+
+class ShardUnfinished(DigestError):
+    """A shard stopped before its end (the worker stops, or the relay took nothing):
+    the job goes back to the queue."""
+
+
+@dataclass
+class Runtime:
+    """What a worker's jobs share: the settings, one store, the stop signal."""
+
+    settings: Settings
+    store: Store
+    transport: Transport | None = None
+    tokens: Tokens | None = None
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def fetch(self, source: str) -> None:
+        fetched = pipeline.fetch_and_publish(self.settings, self.store, names=[source])
+        for report in fetched.sources:
+            log.info("fetch %s", report.summary())
+
+    def publish(self, day: str) -> None:
+        composition = pipeline.publish_day(self.settings, self.store, date.fromisoformat(day))
+        log.info("publish %s: %d topic editions", day, len(composition.rankings))
+
+    def send(self, me: str, first: int, last: int, period: str | None) -> None:
+        report = pipeline.send_shard(
+            self.settings,
+            self.store,
+            first,
+            last,
+            now=datetime.now(UTC),
+            claimant=me,
+            period_key=period,
+            transport=self.transport,
+            tokens=self.tokens or Tokens.from_environment(),
+            stop=self.stopping,
+        )
+        log.info("send %d-%d: %s", first, last, report.summary())
+        if report.stopped:
+            raise ShardUnfinished(f"send {first}-{last} stopped: {report.stopped}")
+        if self.stopping.is_set():
+            raise ShardUnfinished(f"send {first}-{last} stopped: the worker stops")
+
+
+def build_app(runtime: Runtime) -> Any:
+    """The engine's app with the jobs registered, bound to ``runtime``."""
+    import procrastinate
+
+    app = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(conninfo=conninfo(runtime.settings.store.url))
+    )
+    retry = procrastinate.RetryStrategy(max_attempts=50, wait=2, retry_exceptions={ShardUnfinished})
+
+    @app.task(name="digest.fetch", queue=QUEUE)
+    def fetch(source: str) -> None:
+        runtime.fetch(source)
+
+    @app.task(name="digest.publish", queue=QUEUE)
+    def publish(day: str) -> None:
+        runtime.publish(day)
+
+    @app.task(name="digest.send", queue=QUEUE, pass_context=True, retry=retry)
+    def send(context: Any, first: int, last: int, period: str | None = None) -> None:
+        me = worker_claimant(context.job.worker_id, context.worker_name)
+        runtime.send(me, first, last, period)
+
+    @app.periodic(cron=RETAKE_CRON)
+    @app.task(name="digest.retake", queue=QUEUE, queueing_lock="digest.retake")
+    async def retake(timestamp: int) -> None:
+        """Put back the jobs of workers that stopped beating, wherever they ran."""
+        for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=WORKER_SILENCE):
+            log.warning("job %s: its worker stopped beating; running it again", job.call_string)
+            await app.job_manager.retry_job(job)
+
+    return app
+
+
+def run_worker(
+    settings: Settings,
+    *,
+    concurrency: int = 1,
+    name: str | None = None,
+    transport: Transport | None = None,
+) -> None:
+    """Run jobs until SIGTERM or SIGINT; then finish the messages in flight and return."""
+    store = Store.open(settings.store.url)
+    try:
+        ensure_schema(store.engine)
+        runtime = Runtime(settings, store, transport, Tokens.from_environment())
+        asyncio.run(_work(build_app(runtime), runtime, concurrency, name))
+    finally:
+        store.close()
+
+
+async def _work(app: Any, runtime: Runtime, concurrency: int, name: str | None) -> None:
+    async with app.open_async():
+        task = asyncio.create_task(
+            app.run_worker_async(
+                queues=[QUEUE],
+                concurrency=concurrency,
+                name=name,
+                install_signal_handlers=False,
+                stalled_worker_timeout=WORKER_SILENCE,
+            )
+        )
+        loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            log.info("stopping: finishing the messages in flight")
+            runtime.stopping.set()
+            task.cancel()
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop)
+        try:
+            await task
+        except asyncio.CancelledError:
+            if not runtime.stopping.is_set():
+                raise

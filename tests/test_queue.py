@@ -1,0 +1,89 @@
+"""The job queue's parts in process: shards, the settings it needs, worker claims and
+their liveness on PostgreSQL, the publish job's stage."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from conftest import SAMPLE_NOW, fetched_store, sample_config
+from pg import pg_database
+
+from digest import pipeline
+from digest.config import load_settings
+from digest.deliver.claims import Liveness, claimant, worker_claimant
+from digest.errors import ConfigError
+from digest.queue import conninfo, ensure_schema
+from digest.queue.defer import shards
+from digest.store import Delivery, Store
+
+
+def test_shards_are_consecutive_id_ranges_of_the_size_given():
+    assert shards([9, 1, 2, 5, 7], 2) == [(1, 2), (5, 7), (9, 9)]
+    assert shards([], 5000) == []
+    assert shards(list(range(1, 10_001)), 5000) == [(1, 5000), (5001, 10_000)]
+
+
+def test_queue_mode_needs_postgresql(tmp_path):
+    config = tmp_path / "digest.toml"
+    config.write_text('[deliver]\nmode = "queue"\n')
+    with pytest.raises(ConfigError, match=r'mode = "queue" needs a PostgreSQL \[store\] url'):
+        load_settings(config)
+    pg = {"DIGEST_STORE_URL": "postgresql+psycopg://postgres@127.0.0.1/digest"}
+    assert load_settings(config, environ=pg).deliver.mode == "queue"
+    with pytest.raises(ConfigError, match="the job queue needs PostgreSQL"):
+        conninfo("sqlite:///digest.db")
+    assert conninfo("postgresql+psycopg://u@h:5433/db") == "postgresql://u@h:5433/db"
+
+
+def test_rate_limit_storage_must_be_one_the_limits_library_knows(tmp_path):
+    config = tmp_path / "digest.toml"
+    config.write_text('[web]\nrate_limit_storage = "redis://127.0.0.1:6379"\n')
+    assert load_settings(config).web.rate_limit_storage == "redis://127.0.0.1:6379"
+    config.write_text('[web]\nrate_limit_storage = "nowhere"\n')
+    with pytest.raises(ConfigError, match="is not a storage URI the limits library knows"):
+        load_settings(config)
+
+
+def _claim(by: str, at: datetime) -> Delivery:
+    return Delivery(1, "2026-11-26", "pending", 0, None, "m", (), at, at, by, at)
+
+
+def test_a_worker_claim_is_abandoned_once_its_worker_stops_beating():
+    now = datetime.now(UTC)
+    with pg_database() as url:
+        store = Store.open(url)
+        try:
+            ensure_schema(store.engine)
+            ensure_schema(store.engine)  # once is enough, twice is harmless
+            with store.engine.begin() as conn:
+                ids = conn.execute(
+                    sa.text(
+                        "INSERT INTO procrastinate_workers (last_heartbeat) VALUES "
+                        "(now()), (now() - interval '5 minutes') RETURNING id"
+                    )
+                ).scalars()
+                alive, silent = list(ids)
+            liveness = Liveness(store.engine, timeout=900)
+            assert not liveness.abandoned(_claim(worker_claimant(alive, "a"), now), now)
+            assert liveness.abandoned(_claim(worker_claimant(silent, "b"), now), now)
+            assert liveness.abandoned(_claim(worker_claimant(alive + 99, "gone"), now), now)
+            # a sender that is not a worker keeps the claim_timeout rule, from any host
+            other = "elsewhere:123:1"
+            assert not liveness.abandoned(_claim(other, now - timedelta(seconds=60)), now)
+            assert liveness.abandoned(_claim(other, now - timedelta(seconds=901)), now)
+            assert liveness.abandoned(_claim(claimant(), now), now)  # this very sender
+        finally:
+            store.close()
+
+
+def test_the_publish_job_rebuilds_one_day(tmp_path):
+    settings = sample_config(tmp_path)
+    store = fetched_store(settings)
+    try:
+        composition = pipeline.publish_day(settings, store, date(2026, 11, 26), now=SAMPLE_NOW)
+    finally:
+        store.close()
+    assert composition.period.key == "2026-11-26"
+    assert (tmp_path / "site" / "index.html").exists()
