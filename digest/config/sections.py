@@ -212,8 +212,7 @@ class SiteSettings(Section):
 
 
 class TopicSettings(Section):
-    """One topic readers can follow. With no keywords, seed papers or authors it is a
-    trending topic: the period's most popular papers (upvotes, comments, stars)."""
+    """One topic readers can follow; with no keywords, seeds or authors, a trending one."""
 
     slug: str = Field(
         pattern=r"^[a-z0-9][a-z0-9-]*$",
@@ -228,10 +227,7 @@ class TopicSettings(Section):
     exclude: list[str] = Field(
         default=[], description="A paper containing one of these is never picked."
     )
-    categories: list[str] = Field(
-        default=[],
-        description="arXiv categories that count in favour (a trending topic: the only ones).",
-    )
+    categories: list[str] = Field(default=[], description="arXiv categories that count in favour.")
     authors: list[str] = Field(
         default=[], description='Followed authors ("Jane Doe" also matches "J. Doe").'
     )
@@ -260,17 +256,9 @@ class RankSettings(Section):
         default=3.0, gt=0, le=3650, description="How fast a paper's freshness fades, in days."
     )
     popularity_floor: float = Field(
-        default=1.0,
-        ge=0,
-        le=1e6,
-        description="A trending topic's floor: log(1 + upvotes), plus half of log(1 + "
-        "comments) and a quarter of log(1 + GitHub stars); 1.0 is about 2 upvotes.",
+        1.0, ge=0, le=1e6, description="A trending topic's floor (damped upvotes; 1: two)."
     )
-    semantic: bool = Field(
-        default=True,
-        description="Rank by meaning too (paper embeddings) when the semantic extra is "
-        "installed; off, or without it, ranking is by words only.",
-    )
+    semantic: bool = Field(True, description="Rank by meaning too, with the semantic extra.")
 
 
 class WebSettings(Section):
