@@ -11,7 +11,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from conftest import SAMPLE
+from conftest import SAMPLE, store_url
 
 from digest.config import load_settings
 from digest.fetch import fetch_sources
@@ -35,7 +35,7 @@ def prepare(
     config = tmp_path / "digest.toml"
     config.write_text(f'''
 [store]
-url = "sqlite:///{tmp_path / "digest.db"}"
+url = "{store_url(tmp_path / "digest.db")}"
 [site]
 base_url = "https://papers.example.org"
 {DAEMON if daemon else ""}

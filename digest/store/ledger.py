@@ -80,8 +80,13 @@ FINISH_SQL = (
     "WHERE subscriber_id = :subscriber_id AND period = :period"
 )
 _TIMES = ("window_start", "window_end", "claimed_at", "next_attempt_at", "sent_at")
-_CLAIM = sa.text(CLAIM_SQL).bindparams(
-    sa.bindparam("papers", type_=sa.JSON), *(sa.bindparam(n, type_=UTCDateTime) for n in _TIMES[:3])
+_CLAIM = (
+    sa.text(CLAIM_SQL)
+    .bindparams(
+        sa.bindparam("papers", type_=sa.JSON),
+        *(sa.bindparam(n, type_=UTCDateTime) for n in _TIMES[:3]),
+    )
+    .execution_options(preserve_rowcount=True)  # psycopg's count of an INSERT
 )
 _FINISH = sa.text(FINISH_SQL).bindparams(*(sa.bindparam(n, type_=UTCDateTime) for n in _TIMES[3:]))
 
