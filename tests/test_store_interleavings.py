@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -264,3 +265,17 @@ def test_three_processes_opening_a_new_store_at_once_all_open_it(new_store_url):
     with Store.open(url) as store, store.engine.connect() as conn:
         version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
     assert version == HEAD
+
+
+def test_a_paper_id_and_a_holder_of_any_length_are_stored(new_store_url):
+    """A feed's id longer than any declared length: SQLite keeps it, and so must PostgreSQL
+    (a refused id would lose the feed's whole listing)."""
+    long_id = "https://example.org/" + "x" * 400
+    paper = arxiv_rss.parse((SAMPLE / "arxiv-listing.xml").read_bytes()).papers[0]
+    with Store.open(new_store_url()) as store:
+        store.ingest("feed", 1, [replace(paper, id=long_id, announce_type="a" * 50)], T0)
+        assert [p.id for p in store.papers()] == [long_id]
+        lock = DaemonLock(store, timeout=120)
+        lock.holder = "h" * 300
+        lock.acquire(T0)
+        assert holders(store) == [lock.holder]

@@ -1,0 +1,41 @@
+"""Text without a length limit where a value comes from a feed or a host: paper ids, the
+announce type, and who holds a claim or the daemon lock. SQLite never checked the
+declared lengths; PostgreSQL refused a longer value, and with it a whole listing.
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-02
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+#: (table, column, the length it had)
+COLUMNS = (
+    ("papers", "id", 300),
+    ("paper_sources", "paper_id", 300),
+    ("edition_items", "paper_id", 300),
+    ("pins", "paper_id", 300),
+    ("papers", "announce_type", 20),
+    ("deliveries", "claimed_by", 200),
+    ("daemon_lock", "holder", 200),
+)
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return  # SQLite keeps any length in any text column: nothing to rebuild
+    for table, column, length in COLUMNS:
+        op.alter_column(table, column, type_=sa.Text(), existing_type=sa.String(length))
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    for table, column, length in COLUMNS:
+        op.alter_column(table, column, type_=sa.String(length), existing_type=sa.Text())
