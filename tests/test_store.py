@@ -334,3 +334,48 @@ def test_each_subscribers_last_window_end_is_read_through_the_index(store):
 def _naive(value: datetime | str) -> datetime:
     """A time as SQLite's text or PostgreSQL's timestamp gives it, as a naive datetime."""
     return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def test_old_ledger_rows_go_but_each_readers_latest_edition_stays(store):
+    _ledger_of(store, subscribers=6, periods=9)
+    before = {(d.subscriber_id, d.period): d for d in store.deliveries()}
+    latest = store.last_window_ends()
+    cutoff = T0 + timedelta(days=5)
+    gone = store.prune_deliveries(cutoff, batch=4)  # in several batches
+    after = {(d.subscriber_id, d.period) for d in store.deliveries()}
+    kept = {
+        key
+        for key, row in before.items()
+        if row.window_end >= cutoff
+        or (row.status in ledger.OPEN_STATUSES and row.window_end == latest[key[0]])
+    }
+    assert after == kept and gone == len(before) - len(kept) > 0
+    assert store.last_window_ends() == latest
+    assert store.prune_deliveries(cutoff) == 0
+
+
+def test_the_delivery_run_deletes_ledger_rows_past_the_retention(tmp_path, open_store):
+    from conftest import sample_config
+
+    from digest.deliver import send_due
+
+    settings = sample_config(tmp_path, mail={"retention_days": 32})
+    store = open_store(settings)
+    _ledger_of(store, subscribers=3, periods=9)
+    latest = store.last_window_ends()
+    now = T0 + timedelta(days=60)
+    send_due(settings, store, now=now, sleep=lambda s: None)
+    rows = store.deliveries()
+    assert {
+        (d.subscriber_id, d.window_end) for d in rows if d.window_end < now - timedelta(days=32)
+    } == set(latest.items())
+
+
+def test_a_retention_shorter_than_a_catch_up_window_is_refused(tmp_path):
+    from pydantic import ValidationError
+
+    from digest.config import MailSettings
+
+    with pytest.raises(ValidationError, match="at least 32 days"):
+        MailSettings(retention_days=7)
+    assert MailSettings(retention_days=0).retention_days == 0

@@ -177,6 +177,17 @@ class Store:
         with self.engine.connect() as conn:
             return _ledger.rows_for(conn, periods)
 
+    def prune_deliveries(self, before: datetime, batch: int = 5000) -> int:
+        """Delete the ledger rows of editions whose window ended before ``before`` (each
+        subscriber's latest stays), ``batch`` rows per transaction; how many went."""
+        total = 0
+        while True:
+            with write_transaction(self.engine) as conn:
+                deleted = _ledger.prune(conn, before, batch)
+            total += deleted
+            if deleted < batch:
+                return total
+
     def last_window_ends(self) -> dict[int, datetime]:
         with self.engine.connect() as conn:
             return _ledger.last_window_ends(conn)

@@ -215,6 +215,25 @@ def last_window_ends_query() -> sa.Select[Any]:
     return sa.select(subscribers.c.id, latest)
 
 
+def prune(conn: Connection, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` rows of editions whose window ended before ``before``; each
+    subscriber's latest edition that went out stays (the next one starts where it ended).
+    Returns how many rows went."""
+    old, newer = deliveries.alias("old"), deliveries.alias("newer")
+    superseded = sa.exists().where(
+        newer.c.subscriber_id == old.c.subscriber_id,
+        newer.c.window_end > old.c.window_end,
+        newer.c.status.in_(OPEN_STATUSES),
+    )
+    doomed = (
+        sa.select(old.c.subscriber_id, old.c.period)
+        .where(old.c.window_end < before, sa.or_(old.c.status.not_in(OPEN_STATUSES), superseded))
+        .limit(limit)
+    )
+    key = sa.tuple_(deliveries.c.subscriber_id, deliveries.c.period)
+    return conn.execute(deliveries.delete().where(key.in_(doomed))).rowcount
+
+
 class LedgerWriter:
     """The ledger writes of one sender thread, on one connection it keeps.
 

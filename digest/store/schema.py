@@ -157,6 +157,7 @@ deliveries = sa.Table(
     sa.Index("ix_deliveries_status", "status", "next_attempt_at"),
     sa.Index("ix_deliveries_period", "period"),
     sa.Index("ix_deliveries_window", "subscriber_id", "window_end", "status"),
+    sa.Index("ix_deliveries_window_end", "window_end"),
 )
 
 daemon_lock = sa.Table(

@@ -1,6 +1,7 @@
 """Text without a length limit where a value comes from a feed or a host: paper ids, the
 announce type, and who holds a claim or the daemon lock. SQLite never checked the
 declared lengths; PostgreSQL refused a longer value, and with it a whole listing.
+And an index on the ledger's window ends, so old rows are found without reading them all.
 
 Revision ID: 0007
 Revises: 0006
@@ -28,6 +29,7 @@ COLUMNS = (
 
 
 def upgrade() -> None:
+    op.create_index("ix_deliveries_window_end", "deliveries", ["window_end"])
     if op.get_bind().dialect.name != "postgresql":
         return  # SQLite keeps any length in any text column: nothing to rebuild
     for table, column, length in COLUMNS:
@@ -35,6 +37,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deliveries_window_end", table_name="deliveries")
     if op.get_bind().dialect.name != "postgresql":
         return
     for table, column, length in COLUMNS:
