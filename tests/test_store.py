@@ -329,6 +329,8 @@ def test_each_subscribers_last_window_end_is_read_through_the_index(store):
     assert any("ix_deliveries_window" in d for d in plan), plan
     assert not any(d.startswith("SCAN") and "deliveries" in d for d in plan), plan
     assert not any("Seq Scan on deliveries" in d for d in plan), plan
+    shard = store.last_window_ends((3, 7))  # one shard of subscribers, by id range
+    assert shard == {sid: end for sid, end in found.items() if 3 <= sid <= 7} and shard
 
 
 def _naive(value: datetime | str) -> datetime:

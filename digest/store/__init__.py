@@ -188,6 +188,8 @@ class Store:
             if deleted < batch:
                 return total
 
-    def last_window_ends(self) -> dict[int, datetime]:
+    def last_window_ends(self, id_range: tuple[int, int] | None = None) -> dict[int, datetime]:
+        """Where each subscriber's latest edition ended (of ids in ``id_range``, if given:
+        one shard of subscribers)."""
         with self.engine.connect() as conn:
-            return _ledger.last_window_ends(conn)
+            return _ledger.last_window_ends(conn, id_range)

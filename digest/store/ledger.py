@@ -194,16 +194,20 @@ def rows_for(conn: Connection, periods: Iterable[str]) -> dict[tuple[int, str], 
     return {(r["subscriber_id"], r["period"]): _delivery(r) for r in found}
 
 
-def last_window_ends(conn: Connection) -> dict[int, datetime]:
-    """Per subscriber, where their latest edition that went (or is going) out ended.
+def last_window_ends(
+    conn: Connection, id_range: tuple[int, int] | None = None
+) -> dict[int, datetime]:
+    """Per subscriber (those with ids in ``id_range``, both ends included, if given), where
+    their latest edition that went (or is going) out ended.
 
     One index lookup per subscriber (``ix_deliveries_window``, newest first, the first
     open row), not a pass over the whole ledger, which grows by a row per edition sent.
     """
-    return {sid: end for sid, end in conn.execute(last_window_ends_query()) if end is not None}
+    query = last_window_ends_query(id_range)
+    return {sid: end for sid, end in conn.execute(query) if end is not None}
 
 
-def last_window_ends_query() -> sa.Select[Any]:
+def last_window_ends_query(id_range: tuple[int, int] | None = None) -> sa.Select[Any]:
     d = deliveries.c
     latest = (
         sa.select(d.window_end)
@@ -212,7 +216,10 @@ def last_window_ends_query() -> sa.Select[Any]:
         .limit(1)
         .scalar_subquery()
     )
-    return sa.select(subscribers.c.id, latest)
+    query = sa.select(subscribers.c.id, latest)
+    if id_range is not None:
+        query = query.where(subscribers.c.id.between(*id_range))
+    return query
 
 
 def prune(conn: Connection, before: datetime, limit: int) -> int:
