@@ -381,3 +381,36 @@ def test_a_retention_shorter_than_a_catch_up_window_is_refused(tmp_path):
     with pytest.raises(ValidationError, match="at least 32 days"):
         MailSettings(retention_days=7)
     assert MailSettings(retention_days=0).retention_days == 0
+
+
+def test_a_postgresql_server_that_does_not_answer_is_one_line():
+    from digest.errors import StoreError
+
+    with pytest.raises(StoreError) as caught:
+        Store.open("postgresql+psycopg://postgres@127.0.0.1:1/digest")
+    message = str(caught.value)
+    assert "\n" not in message and "check that the database server runs" in message
+
+
+def test_an_outcome_and_a_lost_claim_in_one_step_record_the_outcome(store):
+    """The common step (the last message's outcome and the next claim in one statement):
+    a claim another sender holds is lost, the outcome is written all the same."""
+    from digest.store import Delivery
+
+    subs = [
+        store.add_subscriber(Subscription(f"s{i}@example.org", ("rl",)), status="active", now=T0)
+        for i in range(2)
+    ]
+    rows = [
+        Delivery(s.id, "2026-11-27", "pending", 0, None, f"m{s.id}", (), T0, T0, "me", T0)
+        for s, _ in subs
+    ]
+    mine, theirs = store.ledger_writer(), store.ledger_writer()
+    try:
+        assert mine.step(claim=rows[0]) and theirs.step(claim=rows[1])
+        assert not mine.step(Outcome(rows[0].subscriber_id, "2026-11-27", "sent", T0), rows[1])
+        assert mine.step(Outcome(rows[1].subscriber_id, "2026-11-27", "retry", T0))
+    finally:
+        mine.close()
+        theirs.close()
+    assert [(d.status, d.attempts) for d in store.deliveries()] == [("sent", 1), ("retry", 1)]

@@ -80,11 +80,16 @@ FINISH_SQL = (
     "next_attempt_at = :next_attempt_at, sent_at = COALESCE(:sent_at, sent_at) "
     "WHERE subscriber_id = :subscriber_id AND period = :period"
 )
-#: The same statements with psycopg's placeholders (``%(name)s``), for its fast path.
+#: The same statements with psycopg's placeholders (``%(name)s``), for its fast path; and
+#: both as one statement (the outcome in a CTE, its parameters named ``done_…``), so the
+#: common step is one statement, one round trip and one commit.
 PSYCOPG_CLAIM_SQL = re.sub(r":(\w+)", r"%(\1)s", CLAIM_SQL).replace(
     "%(papers)s", "%(papers)s::json"
 )
 PSYCOPG_FINISH_SQL = re.sub(r":(\w+)", r"%(\1)s", FINISH_SQL)
+PSYCOPG_STEP_SQL = (
+    "WITH done AS (" + re.sub(r":(\w+)", r"%(done_\1)s", FINISH_SQL) + ") " + PSYCOPG_CLAIM_SQL
+)
 _TIMES = ("window_start", "window_end", "claimed_at", "next_attempt_at", "sent_at")
 _CLAIM = (
     sa.text(CLAIM_SQL)
@@ -306,22 +311,25 @@ class LedgerWriter:
         return won
 
     def _psycopg_step(self, outcome: Outcome | None, claim: Delivery | None) -> bool:
-        """psycopg begins the transaction with the first statement; one commit ends it."""
+        """One statement in autocommit: the database commits it, whole or not at all."""
         cursor = self.cursor
         assert cursor is not None
+        self.raw.autocommit = True
         try:
+            if outcome is not None and claim is not None:
+                done = finish_params(outcome, "psycopg")
+                params = {f"done_{k}": v for k, v in done.items()}
+                cursor.execute(PSYCOPG_STEP_SQL, {**params, **claim_params(claim, "psycopg")})
+                return bool(cursor.rowcount == 1)
             if outcome is not None:
                 cursor.execute(PSYCOPG_FINISH_SQL, finish_params(outcome, "psycopg"))
-            won = True
             if claim is not None:
                 cursor.execute(PSYCOPG_CLAIM_SQL, claim_params(claim, "psycopg"))
-                won = cursor.rowcount == 1
-            self.raw.commit()
-        except BaseException:
+                return bool(cursor.rowcount == 1)
+            return True
+        finally:
             if not self.raw.closed:
-                self.raw.rollback()
-            raise
-        return won
+                self.raw.autocommit = False  # SQLAlchemy's transactions, as it expects
 
     def close(self) -> None:
         if self.cursor is not None:
