@@ -14,7 +14,6 @@ import email.utils
 import hashlib
 import os
 import threading
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -279,8 +278,8 @@ def new_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[]
 
 @pytest.fixture(autouse=True)
 def _every_store_is_closed(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
-    """A store a test opened and left open is closed here, with a ResourceWarning naming the
-    test (``-W error::ResourceWarning`` turns it into an error)."""
+    """A store a test opened and left open is closed here, and the test fails for it: every
+    store a test opens is closed (``open_store`` and ``store`` do it for you)."""
     opened: list[Store] = []
     closed: set[int] = set()
     real_open = Store.open.__func__  # type: ignore[attr-defined]
@@ -303,9 +302,7 @@ def _every_store_is_closed(request: pytest.FixtureRequest, monkeypatch: pytest.M
     if ON_POSTGRES:
         DATABASES.end_test()
     if left:
-        warnings.warn(
-            ResourceWarning(f"{request.node.nodeid} left {len(left)} store(s) open"), stacklevel=1
-        )
+        pytest.fail(f"{request.node.nodeid} left {len(left)} store(s) open", pytrace=False)
 
 
 def make_settings(tmp_path: Path, sources: list[dict[str, Any]], **sections: Any) -> Settings:

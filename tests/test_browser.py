@@ -96,13 +96,13 @@ def test_archive_page_fits(browser, site, width):
     page.close()
 
 
-def test_a_delivered_multi_topic_email_fits_375px(browser, tmp_path):
+def test_a_delivered_multi_topic_email_fits_375px(browser, tmp_path, open_store):
     import email as email_package
     import email.policy
 
     from test_deliver import send, setup, subscribe
 
-    settings, store = setup(tmp_path)
+    settings, store = setup(open_store, tmp_path)
     subscribe(settings, store, "reader@example.org", topics="rl,nlp,vision", max_papers=12)
     assert send(settings, store).sent == 1
     [path] = (tmp_path / "outbox").glob("*.eml")

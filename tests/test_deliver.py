@@ -17,7 +17,6 @@ from conftest import SAMPLE, SAMPLE_NOW, make_settings
 from digest.config import sample_settings
 from digest.deliver import send_due
 from digest.fetch import fetch_sources
-from digest.store import Store
 from digest.subscribers import subscription
 from digest.tokens import Tokens
 
@@ -26,7 +25,7 @@ TOKENS = Tokens(SECRET)
 LATER = SAMPLE_NOW + timedelta(minutes=5)
 
 
-def setup(tmp_path, *, mail=None, port=None, **mail_options):
+def setup(open_store, tmp_path, *, mail=None, port=None, **mail_options):
     mail = dict(mail or {})
     mail.setdefault("outbox_dir", str(tmp_path / "outbox"))
     mail.setdefault("retry_delays", [0.0])
@@ -50,7 +49,7 @@ def setup(tmp_path, *, mail=None, port=None, **mail_options):
         site={"base_url": "https://papers.example.org"},
         mail=mail,
     )
-    store = Store.open(settings.store.url)
+    store = open_store(settings)
     fetch_sources(settings, store, now=lambda: SAMPLE_NOW - timedelta(hours=6))
     return settings, store
 
@@ -68,8 +67,8 @@ def send(settings, store, now=LATER, **kw):
     return send_due(settings, store, now=now, tokens=TOKENS, sleep=lambda s: None, **kw)
 
 
-def test_outbox_messages_carry_everything_a_list_message_needs(tmp_path):
-    settings, store = setup(tmp_path)
+def test_outbox_messages_carry_everything_a_list_message_needs(tmp_path, open_store):
+    settings, store = setup(open_store, tmp_path)
     ada = subscribe(settings, store, "Ada@Example.org")
     subscribe(settings, store, "bob@example.org", topics="vision", max_papers=2)
     report = send(settings, store)
@@ -102,9 +101,9 @@ def test_outbox_messages_carry_everything_a_list_message_needs(tmp_path):
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2
 
 
-def test_smtp_delivery_retry_bounce_and_the_others_unaffected(tmp_path, smtp_sink):
+def test_smtp_delivery_retry_bounce_and_the_others_unaffected(tmp_path, smtp_sink, open_store):
     sink, port = smtp_sink
-    settings, store = setup(tmp_path, port=port, bounce_limit=1, retry_after=60.0)
+    settings, store = setup(open_store, tmp_path, port=port, bounce_limit=1, retry_after=60.0)
     for name in ("one", "two", "later", "gone"):
         subscribe(settings, store, f"{name}@example.org")
     sink.answers = {
@@ -135,9 +134,9 @@ def test_smtp_delivery_retry_bounce_and_the_others_unaffected(tmp_path, smtp_sin
     assert later["later@example.org"].message_id == ledger["later@example.org"].message_id
 
 
-def test_retries_give_up_after_max_attempts(tmp_path, smtp_sink):
+def test_retries_give_up_after_max_attempts(tmp_path, smtp_sink, open_store):
     sink, port = smtp_sink
-    settings, store = setup(tmp_path, port=port, max_attempts=2, retry_after=0.0)
+    settings, store = setup(open_store, tmp_path, port=port, max_attempts=2, retry_after=0.0)
     subscribe(settings, store, "later@example.org")
     sink.answers = {"later@example.org": "452 4.2.2 mailbox full"}
     assert send(settings, store).retried == 1
@@ -147,9 +146,11 @@ def test_retries_give_up_after_max_attempts(tmp_path, smtp_sink):
     assert send(settings, store, now=LATER + timedelta(seconds=2)).sent == 0
 
 
-def test_a_dropped_connection_mid_batch_reconnects_and_sends_each_once(tmp_path, smtp_sink):
+def test_a_dropped_connection_mid_batch_reconnects_and_sends_each_once(
+    tmp_path, smtp_sink, open_store
+):
     sink, port = smtp_sink
-    settings, store = setup(tmp_path, port=port)
+    settings, store = setup(open_store, tmp_path, port=port)
     addresses = [f"reader{i}@example.org" for i in range(6)]
     for address in addresses:
         subscribe(settings, store, address)
@@ -159,10 +160,10 @@ def test_a_dropped_connection_mid_batch_reconnects_and_sends_each_once(tmp_path,
     assert [sink.count(a) for a in addresses] == [1] * 6
 
 
-def test_a_server_that_cannot_be_reached_stops_the_run_and_loses_nothing(tmp_path):
+def test_a_server_that_cannot_be_reached_stops_the_run_and_loses_nothing(tmp_path, open_store):
     from conftest import free_port
 
-    settings, store = setup(tmp_path, port=free_port())
+    settings, store = setup(open_store, tmp_path, port=free_port())
     subscribe(settings, store, "a@example.org")
     subscribe(settings, store, "b@example.org")
     report = send(settings, store)
@@ -171,8 +172,8 @@ def test_a_server_that_cannot_be_reached_stops_the_run_and_loses_nothing(tmp_pat
     assert "sent" not in statuses and set(statuses) <= {"retry"}
 
 
-def test_empty_editions_are_skipped_with_the_reason_unless_asked_for(tmp_path):
-    settings, store = setup(tmp_path)
+def test_empty_editions_are_skipped_with_the_reason_unless_asked_for(tmp_path, open_store):
+    settings, store = setup(open_store, tmp_path)
     subscribe(settings, store, "a@example.org", topics="rl")
     report = send(settings, store, now=LATER + timedelta(days=1))
     assert report.sent == 0
@@ -185,8 +186,8 @@ def test_empty_editions_are_skipped_with_the_reason_unless_asked_for(tmp_path):
     assert send(settings, store, now=LATER + timedelta(days=1)).sent == 1
 
 
-def test_due_rule_daily_hour_weekly_weekday_and_dry_run(tmp_path):
-    settings, store = setup(tmp_path)
+def test_due_rule_daily_hour_weekly_weekday_and_dry_run(tmp_path, open_store):
+    settings, store = setup(open_store, tmp_path)
     subscribe(settings, store, "early@example.org", hour=8)
     subscribe(settings, store, "late@example.org", hour=20)
     subscribe(settings, store, "tokyo@example.org", timezone="Asia/Tokyo", hour=22)
@@ -211,8 +212,8 @@ def test_due_rule_daily_hour_weekly_weekday_and_dry_run(tmp_path):
     }
 
 
-def test_the_next_edition_never_repeats_a_paper(tmp_path):
-    settings, store = setup(tmp_path)
+def test_the_next_edition_never_repeats_a_paper(tmp_path, open_store):
+    settings, store = setup(open_store, tmp_path)
     subscribe(settings, store, "a@example.org", topics="rl,nlp,vision", max_papers=30)
     assert send(settings, store).sent == 1
     first = set(store.deliveries()[0].papers and [p for _, p in store.deliveries()[0].papers])
@@ -236,12 +237,13 @@ def _dkim_key(tmp_path: Path) -> tuple[Path, bytes]:
     return key, base64.b64encode(public)
 
 
-def test_dkim_signature_verifies_against_the_public_key(tmp_path, smtp_sink):
+def test_dkim_signature_verifies_against_the_public_key(tmp_path, smtp_sink, open_store):
     import dkim
 
     sink, port = smtp_sink
     key, public = _dkim_key(tmp_path)
     settings, store = setup(
+        open_store,
         tmp_path,
         port=port,
         dkim={"selector": "digest", "domain": "papers.example.org", "private_key_path": str(key)},

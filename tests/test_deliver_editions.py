@@ -8,11 +8,10 @@ from conftest import SAMPLE, SAMPLE_NOW, make_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from digest.compose.personal import SharedRankings, _edition_by_paper, personal_edition
 from digest.config import sample_settings
-from digest.deliver.editions import SharedRankings, _edition_by_paper, personal_edition
 from digest.fetch import fetch_sources
 from digest.periods import parse_period
-from digest.store import Store
 
 TOPICS = [t.model_copy(update={"max_items": 4}) for t in sample_settings().topics] + [
     sample_settings()
@@ -21,7 +20,7 @@ TOPICS = [t.model_copy(update={"max_items": 4}) for t in sample_settings().topic
 ]
 
 
-def shared_rankings(tmp_path):
+def shared_rankings(open_store, tmp_path):
     config = make_settings(
         tmp_path,
         [
@@ -30,7 +29,7 @@ def shared_rankings(tmp_path):
         ],
         topics=[t.model_dump() for t in TOPICS],
     )
-    store = Store.open(config.store.url)
+    store = open_store(config)
     fetch_sources(config, store, now=lambda: SAMPLE_NOW - timedelta(hours=1))
     since = SAMPLE_NOW - timedelta(hours=2)
     shared = SharedRankings(
@@ -39,8 +38,8 @@ def shared_rankings(tmp_path):
     return shared, since
 
 
-def test_fast_and_paper_by_paper_choices_agree(tmp_path_factory):
-    shared, since = shared_rankings(tmp_path_factory.mktemp("editions"))
+def test_fast_and_paper_by_paper_choices_agree(tmp_path_factory, open_store):
+    shared, since = shared_rankings(open_store, tmp_path_factory.mktemp("editions"))
     period = parse_period("2026-11-26", "UTC")
     slugs = [t.slug for t in TOPICS]
     trimmed_fast = []

@@ -9,27 +9,37 @@ import zlib
 from datetime import UTC, datetime
 
 import pytest
-from conftest import API_BODIES, API_QUERY, HF_RAW, RSS_ALL, RSS_ATOM, RSS_ERROR, make_settings
+from conftest import (
+    API_BODIES,
+    API_QUERY,
+    HF_RAW,
+    RSS_ALL,
+    RSS_ATOM,
+    RSS_ERROR,
+    SAMPLE,
+    make_settings,
+)
 
 from digest.errors import FetchError
 from digest.fetch import fetch_sources
-from digest.store import Store
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 
 
-def run(tmp_path, sources, http_client, **kwargs):
+def run(open_store, tmp_path, sources, http_client, **kwargs):
     settings = make_settings(tmp_path, sources, **kwargs)
-    store = Store.open(settings.store.url)
+    store = open_store(settings)
     reports = fetch_sources(settings, store, http=http_client, now=lambda: NOW)
     return reports, store
 
 
 @pytest.mark.realdata
-def test_feed_over_http_then_an_unchanged_feed_costs_a_304(tmp_path, http_server, http_client):
+def test_feed_over_http_then_an_unchanged_feed_costs_a_304(
+    tmp_path, http_server, http_client, open_store
+):
     url = http_server.serve("/rss/all", RSS_ALL)
     sources = [{"name": "all", "kind": "arxiv-rss", "url": url}]
-    reports, store = run(tmp_path, sources, http_client)
+    reports, store = run(open_store, tmp_path, sources, http_client)
     assert reports[0].status == "ok" and reports[0].counts.new == 1504
     assert store.source_state("all").etag
     request = http_server.hits("/rss/all")[0]
@@ -47,26 +57,32 @@ def test_feed_over_http_then_an_unchanged_feed_costs_a_304(tmp_path, http_server
 
 
 @pytest.mark.realdata
-def test_retry_after_a_503_honours_retry_after(tmp_path, http_server, http_client, fake_time):
+def test_retry_after_a_503_honours_retry_after(
+    tmp_path, http_server, http_client, fake_time, open_store
+):
     url = http_server.serve("/rss/atom", RSS_ATOM)
     http_server.fail_first("/rss/atom", (503, {"Retry-After": "7"}), (500, {}))
-    reports, store = run(tmp_path, [{"name": "atom", "kind": "arxiv-rss", "url": url}], http_client)
+    reports, store = run(
+        open_store, tmp_path, [{"name": "atom", "kind": "arxiv-rss", "url": url}], http_client
+    )
     assert reports[0].status == "ok" and reports[0].counts.new == 7
     assert [r.status for r in http_server.hits("/rss/atom")] == [503, 500, 200]
     assert fake_time.sleeps == [7.0, 2.0]  # Retry-After, then backoff 1 s doubled
 
 
 @pytest.mark.realdata
-def test_429_then_success(tmp_path, http_server, http_client, fake_time):
+def test_429_then_success(tmp_path, http_server, http_client, fake_time, open_store):
     url = http_server.serve("/hf", HF_RAW)
     http_server.fail_first("/hf", (429, {"Retry-After": "3"}))
-    reports, _ = run(tmp_path, [{"name": "hf", "kind": "hf-daily", "url": url}], http_client)
+    reports, _ = run(
+        open_store, tmp_path, [{"name": "hf", "kind": "hf-daily", "url": url}], http_client
+    )
     assert reports[0].counts.new == 30 and fake_time.sleeps == [3.0]
 
 
 @pytest.mark.realdata
 def test_a_source_that_keeps_failing_is_skipped_and_the_others_stored(
-    tmp_path, http_server, http_client
+    tmp_path, http_server, http_client, open_store
 ):
     good = http_server.serve("/atom", RSS_ATOM)
     bad_arxiv = http_server.serve("/rss/astroph", RSS_ERROR)
@@ -81,7 +97,7 @@ def test_a_source_that_keeps_failing_is_skipped_and_the_others_stored(
         {"name": "astroph", "kind": "arxiv-rss", "url": bad_arxiv},
         {"name": "good", "kind": "arxiv-rss", "url": good},
     ]
-    reports, store = run(tmp_path, sources, http_client)
+    reports, store = run(open_store, tmp_path, sources, http_client)
     by_name = {r.name: r for r in reports}
     assert by_name["good"].counts.new == 7 and len(store.papers()) == 7
     assert by_name["missing"].summary() == (
@@ -104,7 +120,9 @@ def _api_pages(query):
 
 
 @pytest.mark.realdata
-def test_api_pages_politely_up_to_the_cap(tmp_path, http_server, http_client, fake_time):
+def test_api_pages_politely_up_to_the_cap(
+    tmp_path, http_server, http_client, fake_time, open_store
+):
     url = http_server.serve("/api/query", _api_pages)
     http_server.fail_first("/api/query", (503, {}))
     source = {
@@ -114,7 +132,7 @@ def test_api_pages_politely_up_to_the_cap(tmp_path, http_server, http_client, fa
         "max_results": 30,
         "url": url + "?search_query=all:testing&sortBy=relevance",
     }
-    reports, store = run(tmp_path, [source], http_client)
+    reports, store = run(open_store, tmp_path, [source], http_client)
     assert reports[0].status == "ok" and reports[0].counts.new == 30
     pages = [r for r in http_server.hits("/api/query") if r.status == 200]
     assert [(r.query["start"], r.query["max_results"]) for r in pages] == [
@@ -128,7 +146,7 @@ def test_api_pages_politely_up_to_the_cap(tmp_path, http_server, http_client, fa
 
 
 @pytest.mark.realdata
-def test_api_stops_at_total_results(tmp_path, http_server, http_client):
+def test_api_stops_at_total_results(tmp_path, http_server, http_client, open_store):
     url = http_server.serve(
         "/api/query",
         lambda q: (
@@ -140,7 +158,10 @@ def test_api_stops_at_total_results(tmp_path, http_server, http_client):
         ),
     )
     reports, _ = run(
-        tmp_path, [{"name": "q", "kind": "arxiv-api", "url": url, "page_size": 100}], http_client
+        open_store,
+        tmp_path,
+        [{"name": "q", "kind": "arxiv-api", "url": url, "page_size": 100}],
+        http_client,
     )
     assert reports[0].counts.new == 25 and len(http_server.hits("/api/query")) == 1
 
@@ -169,7 +190,7 @@ def _id_lookup(query):
 
 
 @pytest.mark.realdata
-def test_id_list_is_looked_up_through_the_api(tmp_path, http_server, http_client):
+def test_id_list_is_looked_up_through_the_api(tmp_path, http_server, http_client, open_store):
     ids = tmp_path / "picks.txt"
     ids.write_text(
         "# picks\n1605.08386\nhttps://arxiv.org/abs/1707.08567\n"
@@ -178,6 +199,7 @@ def test_id_list_is_looked_up_through_the_api(tmp_path, http_server, http_client
     )
     api = http_server.serve("/api/query", _id_lookup)
     reports, store = run(
+        open_store,
         tmp_path,
         [{"name": "picks", "kind": "arxiv-ids", "path": str(ids), "api_url": api}],
         http_client,
@@ -196,13 +218,13 @@ def test_id_list_is_looked_up_through_the_api(tmp_path, http_server, http_client
 
 @pytest.mark.realdata
 def test_api_file_and_daily_papers_over_http_merge_into_52_records(
-    tmp_path, http_server, http_client
+    tmp_path, http_server, http_client, open_store
 ):
     sources = [
         {"name": "api", "kind": "arxiv-api", "url": "file://" + str(API_QUERY)},
         {"name": "hf", "kind": "hf-daily", "url": http_server.serve("/api/daily_papers", HF_RAW)},
     ]
-    reports, store = run(tmp_path, sources, http_client)
+    reports, store = run(open_store, tmp_path, sources, http_client)
     assert [r.counts.new for r in reports] == [25, 27]
     assert len(store.papers()) == 52
     both = [p for p in store.papers() if len(p.sources) == 2]
@@ -220,7 +242,7 @@ def _raw_deflate(data: bytes) -> bytes:
     ids=["gzip", "deflate", "raw-deflate"],
 )
 def test_compressed_answers_are_inflated(http_server, http_client, encoding, compress):
-    body = RSS_ATOM.read_bytes()
+    body = (SAMPLE / "arxiv-listing.xml").read_bytes()
     url = http_server.serve(
         "/compressed", lambda query: (200, compress(body), {"Content-Encoding": encoding})
     )

@@ -73,3 +73,29 @@ def test_no_import_cycles():
 def test_modules_stay_small(name):
     lines = len(_modules()[name].read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"{name} has {lines} lines: split it by what its parts do"
+
+
+def test_the_readme_layout_names_every_module():
+    """Each module has its line in the README's Layout section, under its package."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Layout", 1)[1].split("```", 2)[1]
+    listed: set[str] = set()
+    stack: list[tuple[int, str]] = []
+    for line in block.splitlines():
+        stripped = line.strip()
+        if not stripped or "  " not in line and not stripped.endswith("/"):
+            continue
+        name = stripped.split()[0]
+        depth = len(line) - len(line.lstrip())
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        path = "/".join([p for _, p in stack] + [name.rstrip("/")])
+        if name.endswith("/"):
+            stack.append((depth, name.rstrip("/")))
+        listed.add(path)
+    missing = sorted(
+        str(path.relative_to(ROOT))
+        for name, path in _modules().items()
+        if str(path.relative_to(ROOT)) not in listed
+    )
+    assert not missing, f"add a line for each to the README's Layout section: {missing}"

@@ -20,7 +20,6 @@ from digest.periods import parse_period
 from digest.picks import Pick
 from digest.publish import preview
 from digest.render import Renderer, short_authors
-from digest.store import Store
 from digest.text import safe_url
 
 NOW = datetime(2026, 11, 27, 8, tzinfo=UTC)
@@ -127,7 +126,7 @@ def test_authors_are_shortened_past_five():
 
 
 @pytest.mark.realdata
-def test_a_large_edition_stays_under_gmail_clipping(tmp_path):
+def test_a_large_edition_stays_under_gmail_clipping(tmp_path, open_store):
     topic = {
         "slug": "all",
         "name": "Everything",
@@ -137,7 +136,7 @@ def test_a_large_edition_stays_under_gmail_clipping(tmp_path):
     settings = make_settings(
         tmp_path, [{"name": "all", "kind": "arxiv-rss", "path": str(RSS_ALL)}], topics=[topic]
     )
-    store = Store.open(settings.store.url)
+    store = open_store(settings)
     fetch_sources(settings, store, now=lambda: NOW)
     result = preview(
         settings,

@@ -63,6 +63,7 @@ def web(tmp_path):
     with TestClient(app, raise_server_exceptions=False) as client:
         client.store, client.clock, client.tmp = store, clock, tmp_path  # type: ignore[attr-defined]
         yield client
+    store.close()
 
 
 def mails(client) -> list[email.message.EmailMessage]:
