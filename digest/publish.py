@@ -124,6 +124,10 @@ def build_site(
     for page, root in (("archive/index.html", "../"), ("index.html", "")):
         body = renderer.archive_index(ordered, list(topics.values()), root=root)
         paths.append(_write(out_dir, out_dir / page, body))
+    for topic in topics.values():
+        body = renderer.topic_page(topic, topic_periods(ordered, topic.slug))
+        paths.append(_write(out_dir, out_dir / "archive" / topic.slug / "index.html", body))
+    paths.append(_write(out_dir, out_dir / "feeds.opml", renderer.opml(list(topics.values()))))
     paths.append(_write(out_dir, out_dir / "static" / "style.css", renderer.stylesheet()))
     for topic in topics.values():
         entries = feed_entries(settings, store, topic)
@@ -136,7 +140,8 @@ def build_site(
 def archive_periods(
     settings: Settings, store: Store
 ) -> list[tuple[str, str, list[dict[str, object]]]]:
-    """The stored editions by period, newest first: (key, label, [{href, name, count}])."""
+    """The stored editions by period, newest first: (key, label, [{href, slug, name, count,
+    also}])."""
     zone = settings.site.timezone
     topics = {t.slug: t for t in settings.topics}
     periods: dict[str, list[dict[str, object]]] = {}
@@ -146,15 +151,29 @@ def archive_periods(
         if topic is None:
             continue
         labels.setdefault(record.period, parse_period(record.period, zone).label())
-        count = len(store.edition_items(topic.slug, record.period))
+        items = store.edition_items(topic.slug, record.period, also=True)
         periods.setdefault(record.period, []).append(
             {
                 "href": archive_path(record.period, topic.slug),
+                "slug": topic.slug,
                 "name": topic.name,
-                "count": count,
+                "count": sum(1 for i in items if i.position > 0),
+                "also": sum(1 for i in items if i.position < 0),
             }
         )
     return [(key, labels[key], entries) for key, entries in sorted(periods.items(), reverse=True)]
+
+
+def topic_periods(
+    ordered: Sequence[tuple[str, str, list[dict[str, object]]]], slug: str
+) -> list[tuple[str, str, list[dict[str, object]]]]:
+    """The periods of ``archive_periods`` that hold an edition of one topic, with only it."""
+    found = []
+    for key, label, entries in ordered:
+        mine = [e for e in entries if e["slug"] == slug]
+        if mine:
+            found.append((key, label, mine))
+    return found
 
 
 def feed_entries(settings: Settings, store: Store, topic: TopicSettings) -> list[Pick]:

@@ -8,7 +8,12 @@ preferences, unsubscribing and removing do to a subscriber. The web pages and th
   hour per address); ``digest.deliver.confirm.send_pending_confirmations`` sends it. The
   caller answers the same whatever happened.
 - Each opt-in has a nonce, carried by its confirm link: a link confirms the opt-in it was
-  mailed for, and nothing after an unsubscribe.
+  mailed for, and nothing after an unsubscribe. Confirming queues a welcome mail through
+  the same queue (the sender tells them apart by the subscriber's status).
+- Unsubscribing can be undone: ``resubscribe`` (from the signed unsubscribe or preferences
+  link, which only the address's owner has) makes an unsubscribed reader active again;
+  subscribing through the form after unsubscribing starts a new opt-in, whose mail is due
+  at once (the one-an-hour limit is for addresses that are already pending).
 - An operator's ``add`` may make someone active at once, or change the preferences of an
   active subscriber; without ``active`` it is an opt-in with its mail due now.
 """
@@ -87,7 +92,7 @@ def confirm(store: Store, subscriber_id: int, nonce: str | None, now: datetime) 
         if subscriber.status == "pending":
             _subscribers.set_status(conn, subscriber_id, "active", now)
             if row is not None:
-                _confirmations.queue_clear(conn, subscriber_id)
+                _confirmations.queue(conn, row, now)  # the welcome mail
             subscriber = _subscribers.get(conn, subscriber_id)
         return subscriber
 
@@ -130,6 +135,20 @@ def unsubscribe(store: Store, subscriber_id: int, now: datetime) -> None:
         if found and found[0].status != "unsubscribed":
             _subscribers.set_status(conn, subscriber_id, "unsubscribed", now)
         _confirmations.drop(conn, subscriber_id)
+
+
+def resubscribe(store: Store, subscriber_id: int, now: datetime) -> Subscriber | None:
+    """Undo an unsubscribe: the reader is active again (other statuses stay as they are).
+
+    Only for a reader holding one of their signed links; None if they no longer exist.
+    """
+    with write_transaction(store.engine) as conn:
+        found = _subscribers.list_all(conn, ids=[subscriber_id])
+        if not found:
+            return None
+        if found[0].status == "unsubscribed":
+            _subscribers.set_status(conn, subscriber_id, "active", now)
+        return _subscribers.get(conn, subscriber_id)
 
 
 def remove(store: Store, email: str) -> bool:

@@ -525,7 +525,11 @@ def test_an_old_confirm_link_does_not_resubscribe(web):
     web.clock.now = SAMPLE_NOW.replace(hour=20)
     web.post("/subscribe", data={"email": "ida@example.org", "topics": ["rl"]})
     settle(web)
-    new = confirm_link(outbox(web.tmp)[-1])
+    confirms = [m for m in outbox(web.tmp) if m["Subject"].startswith("Confirm")]
+    assert len(confirms) == 2  # (and a welcome between them)
+    new = {confirm_link(m) for m in confirms} - {old}
+    assert len(new) == 1
+    new = new.pop()
     assert new != old and web.get(old).status_code == 400
     done = web.post(new, data={"csrf_token": csrf(web.get(new).text)})
     assert done.status_code == 200 and web.store.subscriber("ida@example.org").status == "active"

@@ -79,7 +79,9 @@ def test_outbox_messages_carry_everything_a_list_message_needs(tmp_path, open_st
     message = by_to["ada@example.org"]
     assert message.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
-    assert message["Subject"].startswith("Paper Digest: Reinforcement learning, Language models")
+    assert len(message["Subject"]) <= 70 and message["Subject"].endswith(" more)")
+    html = message.get_body(("html",)).get_content()
+    assert ">Reinforcement learning, Language models, 26 November 2026: " in html
     assert message["Message-ID"].endswith("@papers.example.org>")
     assert message["List-Id"] and message["Date"]
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"

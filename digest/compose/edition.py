@@ -17,6 +17,8 @@ class Section:
     candidates: int
     more_relevant: int
     empty_reason: str | None = None
+    #: The relevant papers below the picks, best first (the archive lists them).
+    also: tuple[Pick, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,14 +3,15 @@
 Each topic is ranked once per run over every paper any due subscriber may get; a
 subscriber's edition then takes, for each of their topics, the best papers first seen
 in their own window (since their previous edition), leaves out near-duplicates of what
-it already holds, caps each topic at its ``max_items`` and the whole at their maximum.
+it already holds, caps each topic at its ``max_items`` and shares their maximum between
+their topics fairly: round by round, each topic gets its next best paper (within a round,
+the better-ranked first), so the last topic is not left with what the first ones spare.
 That personal step is list filtering over precomputed entries, so it costs microseconds.
 """
 
 from __future__ import annotations
 
 import bisect
-import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,6 +56,7 @@ class SharedRankings:
         corpus = Corpus(papers)
         pins = {slug: store.pins(slug) for slugs in wanted.values() for slug in slugs}
         self.entries: dict[tuple[str, datetime], list[Pick]] = {}
+        self.relevant: dict[tuple[str, datetime], int] = {}
         for since in sorted(wanted):
             ids = [p.id for p in papers if since <= p.first_seen < until]
             for slug in sorted(wanted[since]):
@@ -72,6 +74,7 @@ class SharedRankings:
                 self.entries[(slug, since)] = [
                     r for r in ranking.ranked if r.picked or r.duplicate_of
                 ]
+                self.relevant[(slug, since)] = ranking.relevant
         self._sections: dict[tuple[str, datetime, int], Section] = {}
         self._tops: dict[tuple[str, datetime], _Top] = {}
         self._arrived: dict[tuple[datetime, datetime], int] = {}
@@ -87,7 +90,7 @@ class SharedRankings:
                 picks,
                 frozenset(e.paper.id for e in picks),
                 [(-e.score, e.paper.id) for e in picks],
-                len(entries),
+                max(len(entries), self.relevant.get(key, 0)),
             )
             self._tops[key] = found
         return found
@@ -120,6 +123,10 @@ class SharedRankings:
     def in_window(self, slug: str, since: datetime, until: datetime) -> list[Pick]:
         return self.entries.get((slug, since), [])
 
+    def relevant_in_window(self, slug: str, since: datetime) -> int:
+        """How many papers of the window are relevant to the topic (picked or not)."""
+        return max(len(self.entries.get((slug, since), [])), self.relevant.get((slug, since), 0))
+
     def entry(self, slug: str, paper_id: str) -> Pick | None:
         for (found, _), entries in self.entries.items():
             if found == slug:
@@ -143,9 +150,7 @@ def _choose(entries: Sequence[Pick], limit: int, chosen: set[str]) -> list[Pick]
     for entry in entries:
         if len(picks) >= limit:
             break
-        if entry.paper.id in chosen or (
-            entry.duplicate_of is not None and entry.duplicate_of in chosen
-        ):
+        if _taken(entry, chosen):
             continue
         picks.append(entry)
         chosen.add(entry.paper.id)
@@ -178,7 +183,7 @@ def personal_edition(
         counts = (
             [len(top.picks) for _, top in tops]
             if total <= max_papers
-            else _best_prefixes([top.order for _, top in tops], max_papers)
+            else fair_counts([top.order for _, top in tops], max_papers)
         )
         sections = tuple(
             shared.top_section(topic, since, count)
@@ -189,19 +194,23 @@ def personal_edition(
     return _edition_by_paper(shared, [t for t, _ in tops], period, since, until, max_papers, now)
 
 
-def _best_prefixes(orders: list[list[tuple[float, str]]], limit: int) -> list[int]:
-    """How many of each list (ascending keys) the ``limit`` smallest keys overall take."""
+def fair_counts(orders: Sequence[Sequence[tuple[float, str]]], limit: int) -> list[int]:
+    """How many of each list (ascending keys) a fair share of ``limit`` takes.
+
+    Round-robin by rank: each round gives every list that has more its next item, the
+    lists whose next item ranks better first, until ``limit`` items are taken.
+    """
     taken = [0] * len(orders)
-    for _ in range(limit):
-        best = -1
-        for i, column in enumerate(orders):
-            if taken[i] < len(column) and (
-                best < 0 or column[taken[i]] < orders[best][taken[best]]
-            ):
-                best = i
-        if best < 0:
+    left = limit
+    while left > 0:
+        turn = sorted(
+            (column[taken[i]], i) for i, column in enumerate(orders) if taken[i] < len(column)
+        )
+        if not turn:
             break
-        taken[best] += 1
+        for _, i in turn[:left]:
+            taken[i] += 1
+        left -= min(left, len(turn))
     return taken
 
 
@@ -215,25 +224,42 @@ def _edition_by_paper(
     now: datetime,
 ) -> Edition:
     chosen: set[str] = set()
-    per_topic = []
-    for topic in topics:
-        entries = shared.in_window(topic.slug, since, until)
-        per_topic.append((topic, _choose(entries, topic.max_items, chosen), len(entries)))
-    if sum(len(picks) for _, picks, _ in per_topic) > max_papers:
-        best = heapq.nsmallest(
-            max_papers, ((-e.score, e.paper.id) for _, picks, _ in per_topic for e in picks)
-        )
-        keep = {paper_id for _, paper_id in best}
-        per_topic = [
-            (topic, [e for e in picks if e.paper.id in keep], count)
-            for topic, picks, count in per_topic
-        ]
+    lists = [shared.in_window(t.slug, since, until) for t in topics]
+    picks: list[list[Pick]] = [[] for _ in topics]
+    at = [0] * len(topics)
+    left = max_papers
+    while left > 0:
+        turn = []
+        for i, entries in enumerate(lists):
+            while at[i] < len(entries) and _taken(entries[at[i]], chosen):
+                at[i] += 1
+            if at[i] < len(entries) and len(picks[i]) < topics[i].max_items:
+                turn.append((-entries[at[i]].score, entries[at[i]].paper.id, i))
+        if not turn:
+            break
+        for _, _, i in sorted(turn)[:left]:
+            entry = lists[i][at[i]]
+            if not _taken(entry, chosen):
+                picks[i].append(entry)
+                chosen.add(entry.paper.id)
+                left -= 1
     sections = tuple(
-        Section(topic, tuple(e for e in picks), count, max(0, count - len(picks)))
-        for topic, picks, count in per_topic
-        if picks
+        Section(
+            topic,
+            tuple(found),
+            shared.relevant_in_window(topic.slug, since),
+            max(0, shared.relevant_in_window(topic.slug, since) - len(found)),
+        )
+        for topic, found in zip(topics, picks, strict=True)
+        if found
     )
     return Edition(period, sections, shared.arrived(since, until), now)
+
+
+def _taken(entry: Pick, chosen: set[str]) -> bool:
+    return entry.paper.id in chosen or (
+        entry.duplicate_of is not None and entry.duplicate_of in chosen
+    )
 
 
 def stored_edition(

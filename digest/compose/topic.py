@@ -44,7 +44,19 @@ def section_of(ranking: TopicRanking) -> Section:
         ranking.candidates,
         ranking.more_relevant,
         ranking.empty_reason,
+        also_relevant(ranking),
     )
+
+
+def also_relevant(ranking: TopicRanking) -> tuple[Pick, ...]:
+    """The relevant papers that did not make the picks (beyond the top N, or near-copies)."""
+    found = [
+        r
+        for r in ranking.ranked
+        if not r.picked
+        and (r.duplicate_of is not None or (r.why_not or "").startswith("beyond the top"))
+    ]
+    return tuple(sorted(found, key=lambda r: (-r.score, r.paper.id)))
 
 
 def seed_ids(topic: TopicSettings) -> list[str]:
@@ -133,6 +145,18 @@ def save(store: Store, composition: Composition) -> None:
             )
             for position, pick in enumerate(ranking.picks, start=1)
         ]
+        # The relevant papers below the picks, at negative positions: -1 is the best.
+        items += [
+            EditionItem(
+                ranking.topic.slug,
+                composition.period.key,
+                pick.paper.id,
+                -position,
+                pick.score,
+                pick.reasons,
+            )
+            for position, pick in enumerate(also_relevant(ranking), start=1)
+        ]
         store.save_edition(record, items)
 
 
@@ -140,18 +164,23 @@ def load_edition(
     store: Store, topic: TopicSettings, record: EditionRecord, period: Period
 ) -> Edition:
     """A stored edition as it was composed (for the archive and the feeds)."""
-    items = store.edition_items(topic.slug, record.period)
+    items = store.edition_items(topic.slug, record.period, also=True)
     papers = {p.id: p for p in store.papers(ids=[i.paper_id for i in items])}
-    highlights = tuple(
-        Pick(papers[i.paper_id], i.score, i.reasons, period=i.period)
-        for i in items
-        if i.paper_id in papers
-    )
+
+    def picks(wanted: list[EditionItem]) -> tuple[Pick, ...]:
+        return tuple(
+            Pick(papers[i.paper_id], i.score, i.reasons, period=i.period)
+            for i in wanted
+            if i.paper_id in papers
+        )
+
+    highlights = picks([i for i in items if i.position > 0])
     section = Section(
         topic,
         highlights,
         record.candidates,
         max(0, record.relevant - len(highlights)),
         record.empty_reason,
+        picks(sorted((i for i in items if i.position < 0), key=lambda i: -i.position)),
     )
     return Edition(period, (section,), record.arrived, record.built_at)

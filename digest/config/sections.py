@@ -109,7 +109,12 @@ class SourceSettings(Section):
     page_size: int = Field(default=100, ge=1, le=2000, description="arxiv-api: papers per request.")
     api_url: str = Field(
         default="https://export.arxiv.org/api/query",
-        description="arxiv-ids: where the ids are looked up.",
+        description="arxiv-ids: where the ids are looked up; listing: where titles are.",
+    )
+    resolve_titles: bool = Field(
+        default=True,
+        description="listing: look up each paper without a link in the arXiv API by its title"
+        " (one request per paper, at [fetch] arxiv_api_interval).",
     )
 
     @field_validator("kind")

@@ -22,7 +22,7 @@ from jinja2 import (
 
 from digest.config import Settings
 from digest.errors import ConfigError
-from digest.links import main_link, paper_links, paper_url
+from digest.links import main_link, paper_anchor, paper_links, paper_url
 from digest.render.lines import excerpt, rfc822, rfc3339, short_authors, wrap
 from digest.resources import templates_dir
 from digest.text import one_line, safe_url
@@ -39,7 +39,7 @@ def environment(settings: Settings) -> Environment:
     loaders += [PrefixLoader({"default": builtin}, delimiter=":"), builtin]
     env = Environment(
         loader=ChoiceLoader(loaders),
-        autoescape=select_autoescape(["html", "xml"], default_for_string=False),
+        autoescape=select_autoescape(["html", "xml", "opml"], default_for_string=False),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -52,6 +52,7 @@ def environment(settings: Settings) -> Environment:
         rfc822=rfc822,
         rfc3339=rfc3339,
         links=paper_links,
+        anchor=paper_anchor,
         main_link=main_link,
         paper_url=paper_url,
         safe_url=safe_url,

@@ -29,15 +29,24 @@ class Personal:
         return {name: getattr(self, name) for name in self.__slots__}
 
 
+#: Inboxes show about this many characters of a subject.
+SUBJECT_LIMIT = 70
+
+
 def personal_lines(site_title: str, edition: Edition) -> Personal:
+    """The subject leads with the top pick (inboxes cut long subjects); the topics and the
+    date go to the preheader, the line an inbox shows after it."""
     top = edition.top
     date = edition.period.label()
     count = len(edition.highlights)
-    title = f"{site_title}: {edition.name}, {date}" if edition.sections else f"{site_title}, {date}"
-    subject = one_line(f"{title}: {top.paper.title}" if top else title, 180)
+    if top:
+        rest = f" (+{count - 1} more)" if count > 1 else ""
+        subject = one_line(top.paper.title, SUBJECT_LIMIT - len(rest)) + rest
+    else:
+        subject = one_line(f"{site_title}: no highlights, {date}", SUBJECT_LIMIT)
     preheader = one_line(
-        f"{count} highlight{'s' if count != 1 else ''} among {edition.arrived} new papers"
-        + (f": {top.paper.title}" if top else ""),
+        f"{edition.name or site_title}, {date}: {count} highlight{'s' if count != 1 else ''}"
+        f" among {edition.arrived} new papers",
         140,
     )
     arrived = edition.arrived
@@ -83,7 +92,8 @@ def short_authors(authors: Sequence[str], limit: int = MAX_AUTHORS) -> str:
 
 
 def excerpt(text: str, limit: int = EXCERPT) -> str:
-    if len(text) <= limit:
+    """The text cut to about ``limit`` characters at a word; a negative limit keeps it whole."""
+    if limit < 0 or len(text) <= limit:
         return text
     cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:.")
     return cut + " …"

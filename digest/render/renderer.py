@@ -32,6 +32,8 @@ from digest.render.slots import PREFERENCES, UNSUBSCRIBE, Marks, RenderedEmail
 #: Gmail clips an HTML body over 102 KB; abstracts are cut shorter, then left out, to stay under.
 HTML_LIMIT = 100 * 1024
 EXCERPT_STEPS = (EXCERPT, 160, 0)
+#: The archive pages and the feeds carry the whole abstract.
+WHOLE = -1
 
 
 class Renderer:
@@ -123,6 +125,8 @@ class Renderer:
             "unsubscribe_url": self.marks.slot(UNSUBSCRIBE),
             "preferences_url": self.marks.slot(PREFERENCES),
             "archive_url": self.links.archive,
+            "in_archive": self.links.in_archive,
+            "edition_url": self.links.edition,
             "feed_url": self.links.feed,
         }
 
@@ -153,21 +157,43 @@ class Renderer:
         topics: Sequence[TopicSettings],
         root: str = "../",
     ) -> str:
-        return self.render(
-            "site/index.html", periods=periods, topics=topics, root=root, feed_url=self.links.feed
+        return self.site_page(
+            "site/index.html", root, periods=periods, topics=topics, opml_url=self.links.opml()
         )
 
-    def edition_page(self, edition: Edition, root: str = "../../../") -> str:
-        section = edition.sections[0]
+    def topic_page(
+        self,
+        topic: TopicSettings,
+        periods: Sequence[tuple[str, str, Sequence[Mapping[str, Any]]]],
+        root: str = "../../",
+    ) -> str:
+        """A topic's editions, newest first (the archive browsed by topic)."""
+        return self.site_page("site/topic.html", root, topic=topic, periods=periods)
+
+    def site_page(self, name: str, root: str, **context: Any) -> str:
+        """An archive page: ``root`` leads to the site's top; feeds and subscribe linked."""
         return self.render(
-            "site/edition.html",
-            excerpt_limit=EXCERPT,
-            edition=edition,
-            section=section,
-            summary=summary_line(edition),
+            name,
             root=root,
             feed_url=self.links.feed,
             archive_url=self.links.archive,
+            subscribe_url=self.links.subscribe(),
+            **context,
+        )
+
+    def opml(self, topics: Sequence[TopicSettings]) -> str:
+        """An OPML list of every topic's feed, for feed readers to import at once."""
+        return self.render("feed/feeds.opml", topics=topics, feed_url=self.links.feed)
+
+    def edition_page(self, edition: Edition, root: str = "../../../") -> str:
+        section = edition.sections[0]
+        return self.site_page(
+            "site/edition.html",
+            root,
+            excerpt_limit=WHOLE,
+            edition=edition,
+            section=section,
+            summary=summary_line(edition),
         )
 
     def stylesheet(self) -> str:

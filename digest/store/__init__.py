@@ -106,10 +106,10 @@ class Store:
             return _editions.list_editions(conn, topic)
 
     def edition_items(
-        self, topic: str, period: str | None = None, limit: int | None = None
+        self, topic: str, period: str | None = None, limit: int | None = None, also: bool = False
     ) -> list[EditionItem]:
         with self.engine.connect() as conn:
-            return _editions.list_items(conn, topic, period, limit)
+            return _editions.list_items(conn, topic, period, limit, also)
 
     def picked_elsewhere(self, topic: str, period: str) -> dict[str, str]:
         with self.engine.connect() as conn:

@@ -74,8 +74,14 @@ def list_editions(conn: Connection, topic: str | None = None) -> list[EditionRec
 
 
 def list_items(
-    conn: Connection, topic: str, period: str | None = None, limit: int | None = None
+    conn: Connection,
+    topic: str,
+    period: str | None = None,
+    limit: int | None = None,
+    also: bool = False,
 ) -> list[EditionItem]:
+    """An edition's picks (positions from 1); with ``also``, the relevant papers below them
+    too (negative positions, -1 the best)."""
     query = (
         sa.select(edition_items)
         .where(edition_items.c.topic == topic)
@@ -83,6 +89,8 @@ def list_items(
     )
     if period is not None:
         query = query.where(edition_items.c.period == period)
+    if not also:
+        query = query.where(edition_items.c.position > 0)
     if limit is not None:
         query = query.limit(limit)
     return [
@@ -95,7 +103,9 @@ def picked_elsewhere(conn: Connection, topic: str, period: str) -> dict[str, str
     """Papers already picked for ``topic`` in an edition of another period: id -> period."""
     rows = conn.execute(
         sa.select(edition_items.c.paper_id, edition_items.c.period).where(
-            edition_items.c.topic == topic, edition_items.c.period != period
+            edition_items.c.topic == topic,
+            edition_items.c.period != period,
+            edition_items.c.position > 0,
         )
     )
     return {paper_id: found for paper_id, found in rows}

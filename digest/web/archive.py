@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from digest.compose import load_edition
 from digest.periods import parse_period
-from digest.publish import archive_periods, feed_entries
+from digest.publish import archive_periods, feed_entries, topic_periods
 from digest.store.schema import editions
 from digest.web.site import Site, site_of
 
@@ -53,6 +53,21 @@ async def archive_index(request: Request) -> Response:
     site = site_of(request)
     periods = archive_periods(site.settings, site.store)
     return HTMLResponse(site.renderer.archive_index(periods, list(site.topics.values()), root="/"))
+
+
+async def topic_page(request: Request) -> Response:
+    site = site_of(request)
+    topic = site.topics.get(request.path_params["topic"])
+    if topic is None:
+        raise HTTPException(404)
+    periods = topic_periods(archive_periods(site.settings, site.store), topic.slug)
+    return HTMLResponse(site.renderer.topic_page(topic, periods, root="/"))
+
+
+async def opml(request: Request) -> Response:
+    site = site_of(request)
+    body = site.renderer.opml(list(site.topics.values()))
+    return Response(body, media_type="text/x-opml; charset=utf-8")
 
 
 async def archive_page(request: Request) -> Response:
@@ -105,9 +120,12 @@ routes = [
     Route("/", home, methods=["GET"]),
     Route("/archive/", archive_index, methods=["GET"]),
     Route("/archive/index.html", archive_index, methods=["GET"]),
+    Route("/archive/{topic}/", topic_page, methods=["GET"]),
+    Route("/archive/{topic}/index.html", topic_page, methods=["GET"]),
     Route("/archive/{period}/{topic}", archive_page, methods=["GET"]),
     Route("/archive/{period}/{topic}/", archive_page, methods=["GET"]),
     Route("/archive/{period}/{topic}/index.html", archive_page, methods=["GET"]),
+    Route("/feeds.opml", opml, methods=["GET"]),
     Route("/feeds/{topic}.{kind}", feed, methods=["GET"]),
     Route("/static/{name}", static, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),

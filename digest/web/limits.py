@@ -9,6 +9,7 @@ by the client and proves nothing.
 from __future__ import annotations
 
 import ipaddress
+import math
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -32,6 +33,15 @@ class RateLimiter:
                 return False
             events.append(now)
             return True
+
+    def retry_after(self, key: str) -> int:
+        """Whole seconds until ``key`` may try again (0 if it may now)."""
+        now = self.clock()
+        with self.lock:
+            events = self.events.get(key)
+            if not events or len(events) < self.limit:
+                return 0
+            return max(1, math.ceil(events[0] + self.window - now))
 
 
 def _networks(entries: Sequence[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

@@ -13,6 +13,8 @@ which the app's background sender mails after the answer has gone.
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.concurrency import run_in_threadpool
 from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
@@ -30,14 +32,10 @@ from digest.web.site import Site, site_of
 
 async def subscribe(request: Request) -> Response:
     site = site_of(request)
-    if not site.limiter.allow(site.client(request)):
-        if wants_json(request):
-            return JSONResponse({"error": "too many requests, try again later"}, 429)
-        return site.message("Too many requests", "Please try again in a few minutes.", 429)
     data = await read_form(request)  # the body is capped before this reads it
     try:
         asked = await run_in_threadpool(site.subscription, data)  # validation: off the loop
-    except InputError as exc:
+    except InputError as exc:  # a typing mistake: answered, not counted toward the limit
         error = one_line(str(exc), DETAIL_LIMIT)
         if wants_json(request):
             return JSONResponse({"error": error}, 400)
@@ -45,6 +43,12 @@ async def subscribe(request: Request) -> Response:
         return site.page(
             "web/home.html", 400, **site.form_context(email=email, error=error), editions=[]
         )
+    client = site.client(request)
+    if not site.limiter.allow(client):
+        wait = {"Retry-After": str(site.limiter.retry_after(client))}
+        if wants_json(request):
+            return JSONResponse({"error": "too many requests, try again later"}, 429, wait)
+        return site.message("Too many requests", "Please try again in a few minutes.", 429, wait)
     await run_in_threadpool(subscriptions.subscribe, site.store, asked, site.clock())
     request.app.state.confirmations.nudge()  # mailed after the answer, whoever it is
     if wants_json(request):
@@ -60,14 +64,7 @@ class Confirm(HTTPEndpoint):
         site, token = site_of(request), request.path_params["token"]
         subscriber_id, nonce = site.tokens.read_bound("confirm", token)
         subscriber = subscriptions.confirmable(site.store, subscriber_id, nonce)
-        names = [site.topics[s].name for s in subscriber.topics if s in site.topics]
-        return site.page(
-            "web/confirm.html",
-            email=subscriber.email,
-            frequency=subscriber.frequency,
-            topic_names=names,
-            csrf_token=site.csrf_token(token),
-        )
+        return site.page("web/confirm.html", **_about(site, token, subscriber))
 
     async def post(self, request: Request) -> Response:
         site, token = site_of(request), request.path_params["token"]
@@ -76,6 +73,7 @@ class Confirm(HTTPEndpoint):
         subscriber = await run_in_threadpool(
             subscriptions.confirm, site.store, subscriber_id, nonce, site.clock()
         )
+        request.app.state.confirmations.nudge()  # the welcome mail
         return site.message(
             "You are subscribed",
             f"{subscriber.email} will get the digest. Every email has a link to change or stop it.",
@@ -92,13 +90,12 @@ class Preferences(HTTPEndpoint):
         subscriber = site.subscriber("preferences", token)
         data = await read_form(request)
         site.check_csrf(token, data)
-        if data.get("action") == "unsubscribe":
+        action = data.get("action")
+        if action == "unsubscribe":
             await run_in_threadpool(
                 subscriptions.unsubscribe, site.store, subscriber.id, site.clock()
             )
-            return site.message(
-                "You are unsubscribed", f"{subscriber.email} will get no more digests."
-            )
+            return _preferences(site, token, site.subscriber("preferences", token), saved=True)
         data["email"] = subscriber.email
         try:
             asked = site.subscription(data)
@@ -107,6 +104,11 @@ class Preferences(HTTPEndpoint):
         updated = await run_in_threadpool(
             subscriptions.update, site.store, subscriber, asked, site.clock()
         )
+        if action == "resubscribe":
+            await run_in_threadpool(
+                subscriptions.resubscribe, site.store, subscriber.id, site.clock()
+            )
+            updated = site.subscriber("preferences", token)
         return _preferences(site, token, updated, saved=True)
 
 
@@ -124,15 +126,57 @@ def _preferences(
 
 
 class Unsubscribe(HTTPEndpoint):
-    async def get(self, request: Request) -> Response:  # a page with one button
-        subscriber = site_of(request).subscriber("unsubscribe", request.path_params["token"])
-        return site_of(request).page("web/unsubscribe.html", email=subscriber.email)
+    """One button to stop; once stopped, the page says so and offers to undo it.
+
+    A POST without ``action`` is the RFC 8058 one-click unsubscribe (no CSRF token: mail
+    providers send it); ``action=undo`` resubscribes and must carry the page's token.
+    """
+
+    async def get(self, request: Request) -> Response:
+        site, token = site_of(request), request.path_params["token"]
+        return _unsubscribe_page(site, token, site.subscriber("unsubscribe", token))
 
     async def post(self, request: Request) -> Response:
-        site = site_of(request)
-        subscriber = site.subscriber("unsubscribe", request.path_params["token"])
-        await run_in_threadpool(subscriptions.unsubscribe, site.store, subscriber.id, site.clock())
-        return site.message("You are unsubscribed", f"{subscriber.email} will get no more digests.")
+        site, token = site_of(request), request.path_params["token"]
+        subscriber = site.subscriber("unsubscribe", token)
+        data = await read_form(request)
+        if data.get("action") == "undo":
+            site.check_csrf(token, data)
+            await run_in_threadpool(
+                subscriptions.resubscribe, site.store, subscriber.id, site.clock()
+            )
+            changed = "resubscribed"
+        else:
+            await run_in_threadpool(
+                subscriptions.unsubscribe, site.store, subscriber.id, site.clock()
+            )
+            changed = "unsubscribed"
+        current = site.subscriber("unsubscribe", token)
+        return _unsubscribe_page(site, token, current, changed=changed)
+
+
+def _about(site: Site, token: str, subscriber: Subscriber) -> dict[str, Any]:
+    """What a page about one subscription shows, and its form's CSRF token."""
+    return {
+        "email": subscriber.email,
+        "frequency": subscriber.frequency,
+        "topic_names": [site.topics[s].name for s in subscriber.topics if s in site.topics],
+        "csrf_token": site.csrf_token(token),
+    }
+
+
+def _unsubscribe_page(
+    site: Site, token: str, subscriber: Subscriber, changed: str | None = None
+) -> Response:
+    return site.page(
+        "web/unsubscribe.html",
+        **_about(site, token, subscriber),
+        state=subscriber.status,
+        changed=changed,
+        preferences_url=site.renderer.links.preferences(
+            site.tokens.make("preferences", subscriber.id)
+        ),
+    )
 
 
 routes = [
