@@ -193,7 +193,7 @@ def test_two_sources_storing_the_same_papers_at_once_store_each_once(two_stores)
 def edition(topic: str, period: str, papers: list[str], built: datetime) -> tuple:
     record = EditionRecord(topic, period, "daily", built, T0, T0 + timedelta(days=1), 9, 5, 3)
     items = [
-        EditionItem(topic, period, paper, n, 1.0 / (n + 1), ("keyword",))
+        EditionItem(topic, period, paper, n + 1, 1.0 / (n + 1), ("keyword",))
         for n, paper in enumerate(papers)
     ]
     return record, items
