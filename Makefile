@@ -12,13 +12,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
 	touch $(STAMP)
 
-# The main job on the built-in defaults: fetch the sample listing, build the preview
-# into ./site, and send a demo reader's digest into ./outbox (nothing leaves the machine).
+# The main job on the sample listings, in a folder of its own ($(DEMO)/: its settings, store,
+# site and outbox), so it never mixes with your own configuration and can run again and
+# again: it fetches, builds the preview into $(DEMO)/site and sends a demo reader's digest
+# into $(DEMO)/outbox (nothing leaves the machine).
+DEMO ?= demo
+DEMO_DIGEST = $(BIN)/digest --config $(DEMO)/digest.toml
+
 demo: $(STAMP)
-	$(BIN)/digest fetch
-	$(BIN)/digest preview
-	$(BIN)/digest subscribers add reader@example.org --topics rl,nlp,vision --hour 0 --active
-	DIGEST_SECRET=$${DIGEST_SECRET:-demo-secret-for-the-sample-only} $(BIN)/digest send
+	$(BIN)/digest init --sample --force $(DEMO)/digest.toml
+	$(DEMO_DIGEST) fetch
+	$(DEMO_DIGEST) preview
+	$(DEMO_DIGEST) subscribers add reader@example.org --topics rl,nlp,vision --hour 0 --active
+	DIGEST_SECRET=$${DIGEST_SECRET:-demo-secret-for-the-sample-only} $(DEMO_DIGEST) send
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -44,4 +50,4 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) site outbox digest.db digest.db-wal digest.db-shm
+	rm -rf $(VENV) $(DEMO)

@@ -81,8 +81,9 @@ def fetch_sources(
     reports: list[SourceReport] = []
     try:
         for source in chosen:
+            client.label = source.name
             report = fetch_source(source, settings, store, client, clock)
-            log.info(report.summary())
+            log.debug(report.summary())  # the caller says it: the CLI, the daemon
             reports.append(report)
             if on_report:
                 on_report(report)
@@ -126,6 +127,8 @@ def fetch_source(
             last_attempt=attempt,
             last_success=now,
             last_error=None,
+            last_new=counts.new,
+            last_updated=counts.updated,
         )
     )
     return SourceReport(

@@ -79,6 +79,8 @@ class HttpClient:
     ) -> None:
         self.settings = settings
         self.sleep = sleep
+        #: How retry messages name what is being fetched (a source's name; else the host).
+        self.label: str | None = None
         self.clock = clock
         self._last_request: dict[str, float] = {}
         self._deadline = DeadlineBackend()
@@ -147,12 +149,12 @@ class HttpClient:
                 reason = _describe_transport_error(exc)
                 if attempt + 1 >= attempts:
                     raise FetchError(f"{reason} for {url} (after {attempts} attempts)") from exc
-                self._back_off(attempt, None, f"{reason} for {url}")
+                self._back_off(attempt, attempts, None, f"{reason} for {url}", host)
                 continue
             finally:
                 self._last_request[host] = self.clock()
             if response is None:
-                self._back_off(attempt, retry_after[1], retry_after[0])
+                self._back_off(attempt, attempts, retry_after[1], retry_after[0], host)
                 continue
             return response
         raise AssertionError("unreachable")  # pragma: no cover
@@ -204,12 +206,22 @@ class HttpClient:
             if remaining > 0:
                 self.sleep(remaining)
 
-    def _back_off(self, attempt: int, retry_after: str | None, reason: str) -> None:
+    def _back_off(
+        self, attempt: int, attempts: int, retry_after: str | None, reason: str, host: str
+    ) -> None:
+        """Wait before the next attempt, and say so: long silent waits look like a hang."""
         delay = parse_retry_after(retry_after)
         if delay is None:
             delay = self.settings.backoff * (2**attempt)
         delay = min(delay, self.settings.max_retry_after)
-        log.info("%s; retrying in %.1f s", reason, delay)
+        log.warning(
+            "retrying %s in %s s, attempt %d of %d (%s)",
+            self.label or host,
+            f"{delay:.3g}",
+            attempt + 2,
+            attempts,
+            reason,
+        )
         if delay > 0:
             self.sleep(delay)
 

@@ -11,7 +11,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -175,25 +175,73 @@ class CsvRow:
     line: int
     subscription: Subscription | None
     error: str | None
+    #: Why the row is left out without being an error (unsubscribed in another tool).
+    left_out: str | None = None
+    #: When the subscriber signed up, if the file says (another tool's export).
+    created: datetime | None = None
 
 
-def read_csv(settings: Settings, text: str) -> Iterator[CsvRow]:
+#: Other tools' column names (Buttondown, Substack, listmonk, Mailchimp) for ours.
+CSV_ALIASES = {
+    "email_address": "email",
+    "e_mail": "email",
+    "subscriber_email": "email",
+    "subscribed": "status",
+    "subscriber_type": "status",
+    "subscription_type": "status",
+    "state": "status",
+    "created_at": "created",
+    "creation_date": "created",
+    "subscription_date": "created",
+    "subscribed_at": "created",
+    "date_subscribed": "created",
+    "optin_time": "created",
+}
+#: Status values of other tools that mean "mail them", and those that mean "do not".
+SUBSCRIBED_VALUES = frozenset(
+    "active enabled subscribed confirmed regular premium paid free founding gift comp "
+    "trialing true yes 1".split()
+)
+NOT_SUBSCRIBED_VALUES = frozenset(
+    "unsubscribed disabled blocklisted blocked bounced cleaned removed complained spammy "
+    "unactivated unconfirmed pending false no 0".split()
+)
+
+
+def _column(name: str) -> str:
+    key = "_".join(name.strip().lower().replace("-", " ").split())
+    return CSV_ALIASES.get(key, key)
+
+
+def read_csv(
+    settings: Settings, text: str, default_topics: str | Iterable[str] | None = None
+) -> Iterator[CsvRow]:
     """Rows of a subscriber CSV (header: email,topics,frequency,timezone,hour[,weekday,
     max_papers]); each row is valid or carries the error that names its problem.
+
+    Other tools' exports (Buttondown, Substack, listmonk) are read too: their address,
+    status (or subscribed) and created columns are understood, and without a topics column
+    every subscriber gets ``default_topics``. A row whose status says the person is not
+    subscribed (unsubscribed, blocklisted, unconfirmed) is left out, not an error.
 
     A line the CSV reader cannot read (a field over its 131,072-character limit, a stray
     quote) is such an error too, and reading goes on at the next line.
     """
+    defaults = parse_topics(settings, default_topics) if default_topics is not None else None
     reader = csv.reader(io.StringIO(text))
     try:
-        header = [h.strip().lower() for h in next(reader, [])]
+        header = [_column(h) for h in next(reader, [])]
     except csv.Error as exc:
         raise InputError(f"the CSV header line is not readable: {_csv_problem(exc)}") from None
-    missing = [c for c in ("email", "topics") if c not in header]
-    if missing:
+    if "email" not in header:
         raise InputError(
-            f"the CSV has no {' and '.join(missing)} column "
-            f"(expected the header {','.join(CSV_COLUMNS)})"
+            f"the CSV has no email column (expected the header {','.join(CSV_COLUMNS)})"
+        )
+    if "topics" not in header and defaults is None:
+        raise InputError(
+            "the CSV has no topics column: give the topics of its subscribers with "
+            "--topics (e.g. --topics "
+            f"{','.join(t.slug for t in settings.topics[:2]) or 'rl,nlp'})"
         )
     while True:
         try:
@@ -204,11 +252,20 @@ def read_csv(settings: Settings, text: str) -> Iterator[CsvRow]:
             yield CsvRow(reader.line_num, None, _csv_problem(exc))
             continue
         if cells:
-            yield _csv_row(settings, reader.line_num, dict(zip(header, cells, strict=False)))
+            row = dict(zip(header, cells, strict=False))
+            yield _csv_row(settings, reader.line_num, row, defaults)
 
 
-def _csv_row(settings: Settings, line: int, row: dict[str, str]) -> CsvRow:
+def _csv_row(
+    settings: Settings, line: int, row: dict[str, str], defaults: tuple[str, ...] | None
+) -> CsvRow:
     values = {k: v.strip() for k, v in row.items() if k}
+    status = values.get("status", "").lower()
+    if status in NOT_SUBSCRIBED_VALUES:
+        reason = f"{_clip(values.get('email', ''), 100)} is {status!r} in the file"
+        return CsvRow(line, None, None, left_out=reason)
+    if status and status not in SUBSCRIBED_VALUES:
+        return CsvRow(line, None, _clip(f"unknown status {status!r}"))
     try:
         max_papers = values.get("max_papers")
         return CsvRow(
@@ -216,7 +273,7 @@ def _csv_row(settings: Settings, line: int, row: dict[str, str]) -> CsvRow:
             subscription(
                 settings,
                 email=values.get("email", ""),
-                topics=values.get("topics", ""),
+                topics=values.get("topics") or defaults or "",
                 frequency=values.get("frequency") or "daily",
                 weekday=values.get("weekday") or None,
                 timezone=values.get("timezone") or "UTC",
@@ -224,9 +281,21 @@ def _csv_row(settings: Settings, line: int, row: dict[str, str]) -> CsvRow:
                 max_papers=int(max_papers) if max_papers else None,
             ),
             None,
+            created=_created(values.get("created")),
         )
     except (InputError, ValueError) as exc:
         return CsvRow(line, None, _clip(str(exc)))
+
+
+def _created(value: str | None) -> datetime | None:
+    """An export's sign-up time (ISO 8601, as these tools write it); None if unreadable."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace(" UTC", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _csv_problem(exc: csv.Error) -> str:

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Connection
 
+from digest.errors import InputError
 from digest.store import Store
 from digest.store import confirmations as _confirmations
 from digest.store import subscribers as _subscribers
@@ -83,6 +84,20 @@ def _opt_in(
         if due:
             _confirmations.queue(conn, row, now)
         return Outcome(_subscribers.get(conn, subscriber.id), created, due)
+
+
+def resend_confirmation(store: Store, email: str, now: datetime) -> Subscriber:
+    """Queue a pending subscriber's confirmation mail again (after a failed send, or a
+    lost mail): the same opt-in, so a link mailed before still confirms."""
+    with write_transaction(store.engine) as conn:
+        found = _subscribers.find(conn, email)
+        if found is None:
+            raise InputError(f"no subscriber {email!r}")
+        if found.status != "pending":
+            raise InputError(f"{email} is {found.status}, not pending: there is nothing to confirm")
+        row = _confirmations.get(conn, found.id) or _confirmations.start(conn, found.id)
+        _confirmations.queue(conn, row, now)
+        return found
 
 
 def confirm(store: Store, subscriber_id: int, nonce: str | None, now: datetime) -> Subscriber:

@@ -14,6 +14,7 @@ import contextlib
 import os
 import re
 import smtplib
+import socket
 import ssl
 import tempfile
 import threading
@@ -192,9 +193,7 @@ class _SmtpConnection:
                 f"and the password in ${s.password_env}"
             ) from exc
         except (OSError, smtplib.SMTPException) as exc:
-            raise TransportUnavailable(
-                f"cannot connect to SMTP server {where}: {one_line(str(exc), 160) or exc!r}"
-            ) from exc
+            raise TransportUnavailable(explain_smtp_error(exc, s)) from exc
         return smtp
 
     def send(self, message: Outgoing) -> Result:
@@ -270,6 +269,53 @@ class _SmtpConnection:
             pass
         finally:
             smtp.close()
+
+
+def explain_smtp_error(exc: BaseException, s: SmtpSettings) -> str:
+    """What went wrong reaching the relay, in words that say which setting to check."""
+    where = f"{s.host}:{s.port}"
+    if isinstance(exc, smtplib.SMTPNotSupportedError) and "AUTH" in str(exc).upper():
+        return (
+            f"the SMTP server {where} does not offer login (no AUTH in its EHLO answer): "
+            f"check [mail.smtp] security (now {s.security!r}; many servers offer login only "
+            "after STARTTLS or on TLS port 465) and username (leave it out if the server "
+            "takes mail without login)"
+        )
+    if isinstance(exc, ConnectionRefusedError):
+        return (
+            f"nothing answers at {where} (connection refused): check [mail.smtp] host and port "
+            "(587 for STARTTLS, 465 for TLS, 25 for plain relays)"
+        )
+    if isinstance(exc, socket.gaierror):
+        return f"the SMTP host {s.host!r} is not known (DNS): check [mail.smtp] host"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"the certificate of {where} is not trusted ({exc.verify_message}): check "
+            "[mail.smtp] host (the name on its certificate) or ca_file"
+        )
+    if isinstance(exc, ssl.SSLError):
+        return (
+            f"TLS with {where} failed ({one_line(exc.reason or str(exc), 120)}): check "
+            '[mail.smtp] security ("tls" for port 465, "starttls" for 587)'
+        )
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return (
+            f"no answer from {where} within {s.timeout:g} s: check [mail.smtp] host, port "
+            'and security (a TLS port waits silently for "tls")'
+        )
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return (
+            f"the SMTP server {where} closed the connection at once: check [mail.smtp] "
+            'security ("tls" for port 465) and port'
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):
+        detail = (
+            exc.smtp_error.decode("utf-8", "replace")
+            if isinstance(exc.smtp_error, bytes)
+            else str(exc.smtp_error)
+        )
+        return f"the SMTP server {where} answered {exc.smtp_code} {one_line(detail, 160)}"
+    return f"cannot connect to SMTP server {where}: {one_line(str(exc), 160) or repr(exc)}"
 
 
 def _reset(smtp: smtplib.SMTP) -> None:

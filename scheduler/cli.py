@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from zoneinfo import ZoneInfo
 
 import click
@@ -13,7 +12,11 @@ from digest.cli import App, pass_app
 
 
 @click.command()
-@click.option("--once", is_flag=True, help="Run every due job one time and exit (for cron users).")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Fetch the due sources, publish, deliver, then exit (for cron users).",
+)
 @click.option(
     "--list", "show", is_flag=True, help="Show the planned jobs and their next run times, and exit."
 )
@@ -27,16 +30,10 @@ def schedule(app: App, once: bool, show: bool) -> None:
 
     Example: digest schedule --list
     """
+    from digest.logs import configure
     from scheduler.daemon import Daemon
 
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        force=True,
-        format="%(asctime)s %(levelname)s %(message)s",
-    )
-    for noisy in ("apscheduler", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure(app.settings.log, stderr_level=logging.INFO, timestamps=True)
     daemon = Daemon(app.settings)
     if show:
         daemon.start(paused=True)

@@ -212,21 +212,35 @@ class Daemon:
             raise self.fatal
 
     def run_once(self) -> None:
-        """Run every due job one time (and every job new to the kept plan), then stop."""
+        """Run the due jobs one time, in the pipeline's order, then stop: fetch every
+        source that is due (or new to the kept plan, or never fetched yet), publish once if
+        that brought anything new, then deliver what is due, new editions included."""
         added = set(self.start(paused=True))
         now = self.clock()
         try:
-            for job in sorted(self.scheduler.get_jobs(), key=lambda j: (j.id != "deliver", j.id)):
-                if self.stopping.is_set():
-                    break
-                due = job.id in added or job.next_run_time is None or job.next_run_time <= now
-                if job.id == "deliver" or due:
-                    job.func(*job.args)
+            fetches = sorted(
+                (job for job in self.scheduler.get_jobs() if job.id.startswith("fetch:")),
+                key=lambda job: job.id,
+            )
+            due = [job for job in fetches if job.id in added or self._fetch_due(job, now)]
+            if due and not self.stopping.is_set():
+                self.fetch(*(job.args[0] for job in due))
+                for job in due:
                     job.modify(next_run_time=job.trigger.get_next_fire_time(None, now))
+            deliver = self.scheduler.get_job("deliver")
+            if deliver is not None and not self.stopping.is_set():
+                self.deliver()
+                deliver.modify(next_run_time=deliver.trigger.get_next_fire_time(None, now))
         finally:
             self.shutdown()
         if self.fatal:
             raise self.fatal
+
+    def _fetch_due(self, job: Any, now: datetime) -> bool:
+        if job.next_run_time is None or job.next_run_time <= now:
+            return True
+        # planned (by `--list`, say) but never run: a fresh database has nothing to send
+        return self.store.source_state(job.args[0]).last_attempt is None
 
     def shutdown(self) -> None:
         self.stopping.set()
@@ -250,12 +264,12 @@ class Daemon:
 
     # the jobs
 
-    def fetch(self, source: str) -> None:
-        started = time.perf_counter()
+    def fetch(self, *sources: str) -> None:
+        """Fetch the sources, then publish once if anything new arrived."""
         fetched = None
         with self._store_guard():
             fetched = pipeline.fetch_and_publish(
-                self.settings, self.store, names=[source], now=self.clock
+                self.settings, self.store, names=list(sources), now=self.clock
             )
         if fetched is None:
             return
@@ -264,7 +278,7 @@ class Daemon:
                 self._report_failure(report.name, report.error or "failed")
             else:
                 self.reported.pop(report.name, None)
-                log.info("fetch %s (%.1f s)", report.summary(), time.perf_counter() - started)
+                log.info("fetch %s (%.1f s)", report.summary(), report.seconds)
         composition = fetched.published
         if composition is not None:
             log.info(

@@ -14,6 +14,7 @@ from conftest import SAMPLE, make_settings
 from digest.deliver import send_due
 from digest.models import Paper
 from digest.sources import SOURCE_PRIORITY
+from digest.store import Store
 from digest.subscribers import subscription
 from digest.tokens import Tokens
 from scheduler.daemon import Daemon
@@ -264,12 +265,36 @@ def test_a_source_that_keeps_failing_is_reported_once_a_day(tmp_path, caplog):
 def test_once_runs_new_and_due_jobs_then_only_what_is_due(tmp_path, monkeypatch):
     settings = settings_for(tmp_path)
     runs = []
-    monkeypatch.setattr(Daemon, "fetch", lambda self, source: runs.append(f"fetch {source}"))
+    monkeypatch.setattr(Daemon, "fetch", lambda self, *names: runs.append(f"fetch {names}"))
     monkeypatch.setattr(Daemon, "deliver", lambda self: runs.append("deliver"))
     daemon(settings).run_once()
-    assert runs == ["deliver", "fetch arxiv"]
-    daemon(settings).run_once()  # an hour's fetch is not due again a moment later
-    assert runs == ["deliver", "fetch arxiv", "deliver"]
+    assert runs == ["fetch ('arxiv',)", "deliver"]  # fetched first: new editions go out now
+    runs.clear()
+    with time_machine.travel(datetime.now(UTC) + timedelta(minutes=1)):
+        daemon(settings).run_once()  # the fetch is planned for later, and the source has run
+    assert runs == ["fetch ('arxiv',)", "deliver"]  # (the patched fetch recorded nothing)
+
+
+def test_once_after_list_on_a_fresh_database_fetches_then_publishes_then_delivers(tmp_path, caplog):
+    settings = settings_for(tmp_path).model_copy(
+        update={
+            "site": settings_for(tmp_path).site.model_copy(update={"out_dir": tmp_path / "site"})
+        }
+    )
+    listed = daemon(settings)
+    listed.start(paused=True)  # what `digest schedule --list` does
+    listed.shutdown()
+    add_store = Store.open(settings.store.url)
+    try:
+        add(add_store, settings, "ada@example.org", hour=0)
+    finally:
+        add_store.close()
+    caplog.set_level(logging.INFO, logger="digest.daemon")
+    daemon(settings).run_once()
+    lines = [r.getMessage().split(" ")[0].rstrip(":") for r in caplog.records]
+    assert lines == ["fetch", "publish", "deliver"]
+    assert caplog.records[-1].getMessage().startswith("deliver: sent 1,")
+    assert list((tmp_path / "outbox").glob("*.eml"))
 
 
 def test_the_fetch_job_publishes_only_when_something_new_arrived(tmp_path, caplog):

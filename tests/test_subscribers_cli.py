@@ -176,3 +176,84 @@ def test_send_and_the_ledger_from_the_command_line(workdir, capsys, monkeypatch)
     [row] = rows(capsys)
     assert (row["email"], row["status"]) == ("ada@example.org", "sent") and row["papers"]
     assert len(list((workdir / "outbox").glob("*.eml"))) == 1
+
+
+def test_resend_confirmation_after_a_failed_send_through_a_real_smtp_server(
+    workdir, capsys, monkeypatch, smtp_sink
+):
+    sink, port = smtp_sink
+    smtp = f'[mail]\ntransport = "smtp"\n[mail.smtp]\nhost = "127.0.0.1"\nport = {port}\n'
+    write_config(workdir / "digest.toml", smtp + 'security = "none"\n' + CONFIG)
+    monkeypatch.setenv("DIGEST_SECRET", "test-secret-0123456789abcdef")
+    sink.answers["new@example.org"] = "451 4.3.0 try again later"
+    assert digest("subscribers", "add", "new@example.org", "--topics", "rl") == 0
+    assert "confirmation not sent: " in capsys.readouterr().out
+    assert sink.messages == []
+    sink.answers.clear()
+    assert digest("subscribers", "resend-confirmation", "New@Example.org") == 0
+    assert capsys.readouterr().out == "new@example.org: confirmation sent\n"
+    [(_, recipients, body)] = sink.messages
+    assert recipients == ["new@example.org"] and b"/confirm/" in body
+    assert digest("subscribers", "resend-confirmation", "nobody@example.org") == 2
+    assert capsys.readouterr().err == "Error: no subscriber 'nobody@example.org'\n"
+    assert digest("subscribers", "add", "on@example.org", "--topics", "rl", "--active") == 0
+    assert digest("subscribers", "resend-confirmation", "on@example.org") == 2
+    assert "is active, not pending" in capsys.readouterr().err
+
+
+BUTTONDOWN = """\
+id,email,notes,metadata,tags,referrer_url,creation_date,secondary_id,subscriber_type,source
+1a,ada@example.org,,{},,,2024-03-01T10:20:30.123456+00:00,1,regular,api
+2b,bob@example.org,,{},,,2024-04-01T10:20:30+00:00,2,unsubscribed,import
+3c,cyd@example.org,,{},,,2024-05-01T10:20:30+00:00,3,unactivated,embed
+"""
+SUBSTACK = """\
+Email,Name,Subscription type,Created at,Subscribed
+dee@example.org,Dee,free,2023-01-15T14:32:11.000Z,true
+eve@example.org,Eve,paid,2023-02-15T14:32:11.000Z,true
+"""
+LISTMONK = """\
+uuid,email,name,attributes,status,created_at,updated_at
+5f1,fay@example.org,Fay,{},enabled,2022-07-01 09:00:00.000000+00,2022-07-02 09:00:00+00
+6a2,gus@example.org,Gus,{},blocklisted,2022-07-01 09:00:00+00,2022-07-02 09:00:00+00
+"""
+
+
+def test_exports_of_other_tools_import_with_default_topics(workdir, capsys):
+    (workdir / "buttondown.csv").write_text(BUTTONDOWN)
+    (workdir / "substack.csv").write_text(SUBSTACK)
+    (workdir / "listmonk.csv").write_text(LISTMONK)
+    assert digest("subscribers", "import", "buttondown.csv") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Error: the CSV has no topics column: give the topics of its")
+    assert "--topics" in err and err.count("\n") == 1
+    assert digest("subscribers", "import", "buttondown.csv", "--topics", "rl,nlp") == 0
+    captured = capsys.readouterr()
+    assert captured.out == (
+        "Imported buttondown.csv: 1 added, 0 updated, 0 skipped, "
+        "2 left out (not subscribed in the file)\n"
+    )
+    assert captured.err.splitlines() == [
+        "buttondown.csv:3: left out: bob@example.org is 'unsubscribed' in the file",
+        "buttondown.csv:4: left out: cyd@example.org is 'unactivated' in the file",
+    ]
+    assert digest("subscribers", "import", "substack.csv", "--topics", "nlp") == 0
+    assert "2 added, 0 updated, 0 skipped\n" in capsys.readouterr().out
+    assert digest("subscribers", "import", "listmonk.csv", "--topics", "rl") == 0
+    assert "1 added, 0 updated, 0 skipped, 1 left out" in capsys.readouterr().out
+    assert digest("subscribers", "import", "listmonk.csv", "--topics", "astrology") == 2
+    assert "unknown topic 'astrology'" in capsys.readouterr().err
+    assert digest("subscribers", "list", "--format", "jsonl") == 0
+    found = {row["email"]: row for row in rows(capsys)}
+    assert sorted(found) == [
+        "ada@example.org",
+        "dee@example.org",
+        "eve@example.org",
+        "fay@example.org",
+    ]
+    assert found["ada@example.org"]["topics"] == ["rl", "nlp"]
+    assert found["ada@example.org"]["status"] == "active"
+    assert found["ada@example.org"]["created_at"].startswith("2024-03-01T10:20:30")
+    assert found["dee@example.org"]["created_at"].startswith("2023-01-15T14:32:11")
+    assert found["fay@example.org"]["topics"] == ["rl"]
+    assert found["fay@example.org"]["created_at"].startswith("2022-07-01T09:00:00")

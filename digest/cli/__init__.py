@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from digest import __version__
-from digest.cli import delivery, papers, serve, subscribers
+from digest.cli import bounces, delivery, papers, serve, status, subscribers
 from digest.cli.app import App, pass_app
 from digest.config import DEFAULT_CONFIG_NAME, STARTER_CONFIG
 from digest.errors import DigestError, InputError
@@ -63,11 +63,9 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 
     Example: digest init && digest fetch && digest papers --since 2026-11-27
     """
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from digest.logs import configure
+
+    configure(None, stderr_level=logging.INFO if verbose else logging.WARNING)
     app = App(config_path, verbose)
     ctx.obj = app
     ctx.call_on_close(app.close)
@@ -76,18 +74,26 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 @cli.command()
 @click.argument("path", required=False, metavar="[PATH]")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option(
+    "--sample",
+    is_flag=True,
+    help="Write the demo's settings instead: the shipped sample listings and topics, with "
+    "the store, site and outbox beside the file.",
+)
 @click.pass_context
-def init(ctx: click.Context, path: str | None, force: bool) -> None:
+def init(ctx: click.Context, path: str | None, force: bool, sample: bool) -> None:
     """Write a commented starter configuration file.
 
     Example: digest init            (writes ./digest.toml)
     """
+    from digest.config import demo_config
+
     app: App = ctx.obj
     target = Path(path or app.config_path or DEFAULT_CONFIG_NAME)
     if target.exists() and not force:
         raise InputError(f"{target} exists already (use --force to overwrite it)")
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(STARTER_CONFIG, encoding="utf-8")
+    target.write_text(demo_config() if sample else STARTER_CONFIG, encoding="utf-8")
     click.echo(f"Wrote {target}. Edit its sources and topics, then run 'digest fetch'.")
 
 
@@ -99,6 +105,9 @@ for _command in (
     papers.pin,
     papers.drop,
     subscribers.subscribers,
+    bounces.bounces,
+    status.status,
+    status.test_email,
     delivery.send,
     delivery.deliveries,
     delivery.run_command,

@@ -3,10 +3,13 @@ small helpers the command families use. Nothing heavy is imported until a comman
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, time
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
@@ -29,6 +32,10 @@ class App:
     @cached_property
     def settings(self) -> Settings:
         settings = load_settings(self.config_path)
+        if settings.log.file or settings.log.format != "text":
+            from digest.logs import configure
+
+            configure(settings.log, stderr_level=logging.INFO if self.verbose else logging.WARNING)
         if settings.origin is None:
             click.echo(
                 f"No {DEFAULT_CONFIG_NAME} here: using the built-in sample settings "
@@ -76,3 +83,18 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
     for row in [header, *rows]:
         click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+
+
+T = TypeVar("T")
+
+
+@contextmanager
+def progress(items: Sequence[T], label: str, *, at_least: int = 2) -> Iterator[Iterable[T]]:
+    """A progress bar on a terminal's stderr for long work (``at_least`` items); the items
+    as they are elsewhere (a log or a pipe gets the result lines only)."""
+    stream = sys.stderr
+    if len(items) < at_least or not stream.isatty():
+        yield items
+        return
+    with click.progressbar(items, label=label, file=stream) as bar:
+        yield bar

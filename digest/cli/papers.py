@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from digest.cli.app import App, _now, _table, pass_app
+from digest.cli.app import App, _now, _table, pass_app, progress
 from digest.errors import InputError
 from digest.ids import parse_arxiv_id
 from digest.periods import current_period, parse_period
@@ -41,15 +41,24 @@ def fetch(app: App, sources: Sequence[str], fmt: str) -> None:
     Example: digest fetch --source arxiv-cs
     """
     from digest.fetch import fetch_sources
+    from digest.http import HttpClient
 
     for name in sources:
         app.settings.source(name)
-    reports = fetch_sources(
-        app.settings,
-        app.store,
-        names=list(sources) or None,
-        on_report=(lambda r: click.echo(r.summary())) if fmt == "text" else None,
-    )
+    names = list(sources) or [s.name for s in app.settings.sources if s.enabled]
+    reports = []
+    with (
+        HttpClient(app.settings.fetch) as http,
+        progress(names, f"Fetching {len(names)} sources", at_least=3) as bar,
+    ):
+        for name in bar:  # one at a time, so the bar moves and a line follows each
+            reports += fetch_sources(
+                app.settings,
+                app.store,
+                names=[name],
+                http=http,
+                on_report=(lambda r: click.echo(r.summary())) if fmt == "text" else None,
+            )
     if fmt == "json":
         click.echo(json.dumps([r.as_json() for r in reports], indent=2))
     if not reports:

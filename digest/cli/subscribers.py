@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from digest.cli.app import App, _now, _table, pass_app
+from digest.cli.app import App, _now, _table, pass_app, progress
 from digest.errors import InputError
 from digest.subscribers import FREQUENCIES, STATUSES, WEEKDAYS
 
@@ -151,6 +151,27 @@ def subscribers_remove(app: App, email: str) -> None:
     click.echo(f"Removed {address}")
 
 
+@subscribers.command("resend-confirmation")
+@click.argument("email")
+@pass_app
+def subscribers_resend_confirmation(app: App, email: str) -> None:
+    """Send a pending subscriber's confirmation mail again (after a failed send or a lost
+    mail); the exit code is 1 if it could not be sent.
+
+    Example: digest subscribers resend-confirmation ada@example.org
+    """
+    from digest import subscriptions
+    from digest.subscribers import normalize_email
+    from digest.tokens import Tokens
+
+    Tokens.from_environment()  # the confirmation link needs it: fail before queueing
+    subscriber = subscriptions.resend_confirmation(app.store, normalize_email(email), _now())
+    outcome = _send_queued(app, subscriber)
+    click.echo(f"{subscriber.email}: {outcome}")
+    if outcome != "confirmation sent":
+        raise click.exceptions.Exit(1)
+
+
 @subscribers.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, exists=True))
 @click.option(
@@ -159,12 +180,22 @@ def subscribers_remove(app: App, email: str) -> None:
     help="Import as pending and send confirmation mails (default: active, for "
     "people who opted in already).",
 )
+@click.option(
+    "--topics",
+    metavar="SLUGS",
+    help="Topics for rows without any (a file with no topics column, such as another "
+    "tool's export), comma-separated.",
+)
 @pass_app
-def subscribers_import(app: App, file: str, pending: bool) -> None:
+def subscribers_import(app: App, file: str, pending: bool, topics: str | None) -> None:
     """Import subscribers from a CSV file (columns email,topics,frequency,timezone,hour;
     optional weekday,max_papers). Bad rows are reported by line number and skipped.
 
-    Example: digest subscribers import people.csv
+    Exports of Buttondown, Substack and listmonk are read as they are: their email,
+    status (or subscribed) and created columns are understood, people who are not
+    subscribed there are left out, and --topics gives everybody their topics.
+
+    Example: digest subscribers import buttondown-export.csv --topics rl,nlp
     """
     from digest.subscribers import read_csv
 
@@ -178,20 +209,29 @@ def subscribers_import(app: App, file: str, pending: bool) -> None:
         Tokens.from_environment()
     from digest import subscriptions
 
-    added = updated = bad = 0
+    rows = list(read_csv(app.settings, text, topics))
+    added = updated = bad = left_out = 0
     queued = False
-    for row in read_csv(app.settings, text):
-        if row.subscription is None:
-            bad += 1
-            click.echo(f"{file}:{row.line}: skipped: {row.error}", err=True)
-            continue
-        outcome = subscriptions.add(app.store, row.subscription, _now(), active=not pending)
-        added += outcome.created
-        updated += not outcome.created
-        queued = queued or outcome.queued
+    with progress(rows, f"Importing {len(rows)} rows", at_least=50) as bar:
+        for row in bar:
+            if row.left_out is not None:
+                left_out += 1
+                click.echo(f"{file}:{row.line}: left out: {row.left_out}", err=True)
+                continue
+            if row.subscription is None:
+                bad += 1
+                click.echo(f"{file}:{row.line}: skipped: {row.error}", err=True)
+                continue
+            outcome = subscriptions.add(
+                app.store, row.subscription, row.created or _now(), active=not pending
+            )
+            added += outcome.created
+            updated += not outcome.created
+            queued = queued or outcome.queued
     if queued:
         _send_queued(app, None)
-    click.echo(f"Imported {file}: {added} added, {updated} updated, {bad} skipped")
+    note = f", {left_out} left out (not subscribed in the file)" if left_out else ""
+    click.echo(f"Imported {file}: {added} added, {updated} updated, {bad} skipped{note}")
     if bad:
         raise click.exceptions.Exit(1)
 

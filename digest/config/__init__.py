@@ -18,12 +18,14 @@ from digest.config.load import (
     DEFAULT_CONFIG_NAME,
     SAMPLE_CONFIG,
     SAMPLE_DIR,
+    demo_config,
     describe_validation_error,
     load_settings,
     parse_settings,
     resolve_paths,
     sample_settings,
 )
+from digest.config.log import LogSettings
 from digest.config.mail import DkimSettings, MailSettings, SmtpSettings
 from digest.config.sections import (
     FetchSettings,
@@ -40,6 +42,7 @@ from digest.config.starter import starter_toml
 from digest.sources import SOURCE_KINDS
 
 __all__ = [
+    "LogSettings",
     "DEFAULT_CONFIG_NAME",
     "SAMPLE_CONFIG",
     "SAMPLE_DIR",
@@ -63,6 +66,7 @@ __all__ = [
     "load_settings",
     "parse_settings",
     "resolve_paths",
+    "demo_config",
     "sample_settings",
     "starter_toml",
 ]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from email.utils import getaddresses, parseaddr
 from typing import Any
@@ -64,3 +65,15 @@ def check_address(value: str | None, *, named: bool = False) -> str | None:
     except EmailNotValidError as exc:
         raise ValueError(f"not a valid mail address ({exc}), got {value!r}") from None
     return value
+
+
+def local_host(host: str) -> bool:
+    """localhost, or an IP address: no domain a mail server out there can check."""
+    name = host.lower().strip("[]")
+    if name in ("localhost", "localhost.localdomain") or name.endswith(".localhost"):
+        return True
+    try:
+        ipaddress.ip_address(name.removeprefix("ipv6:"))
+    except ValueError:
+        return False
+    return True

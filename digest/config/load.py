@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -102,6 +103,7 @@ def resolve_paths(settings: Settings, base: Path) -> Settings:
                 }
             ),
             "sources": [s.model_copy(update={"path": fix(s.path)}) for s in settings.sources],
+            "log": settings.log.model_copy(update={"file": fix(settings.log.file)}),
             "mail": settings.mail.model_copy(
                 update={
                     "outbox_dir": fix(settings.mail.outbox_dir),
@@ -143,3 +145,22 @@ def sample_settings() -> Settings:
         for s in settings.sources
     ]
     return settings.model_copy(update={"sources": sources, "origin": None})
+
+
+def demo_config() -> str:
+    """The built-in sample settings as a file of their own (``make demo`` writes it into
+    ``demo/``): the shipped listings by absolute path, the store, the site and the outbox
+    beside the file, so the demo never mixes with an operator's own store."""
+    text = SAMPLE_CONFIG.read_text(encoding="utf-8")
+    header, _, body = text.partition("\n\n")
+    body = re.sub(
+        r'^path = "([^"]+)"$',
+        lambda m: f"path = {json.dumps(str(SAMPLE_DIR / m.group(1)))}",
+        body,
+        flags=re.MULTILINE,
+    )
+    return (
+        "# The demo's settings (written by `digest init --sample`): the sample listings that\n"
+        "# ship with Paper Digest, three topics; the store, site and outbox are beside this\n"
+        "# file. Your own configuration belongs in a folder of its own (`digest init`).\n\n" + body
+    )

@@ -11,11 +11,29 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from digest import __version__
-from digest.config.checks import DAY, HOUR, Section, check_timezone, cron_trigger
+from digest.config.checks import (
+    DAY,
+    HOUR,
+    Section,
+    check_address,
+    check_timezone,
+    cron_trigger,
+    local_host,
+)
+from digest.config.log import LogSettings
 from digest.config.mail import MailSettings
 from digest.errors import ConfigError
 from digest.limits import DEFAULT_MAX_BYTES
 from digest.sources import SOURCE_KINDS
+
+
+def _mail_login(login: str) -> bool:
+    """An SMTP login that is a mail address on a real domain (many relays want it as From)."""
+    try:
+        check_address(login)
+    except ValueError:
+        return False
+    return "@" in login and not local_host(login.rpartition("@")[2])
 
 
 class StoreSettings(Section):
@@ -308,6 +326,7 @@ class Settings(Section):
     mail: MailSettings = MailSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     web: WebSettings = WebSettings()
+    log: LogSettings = LogSettings()
     sources: list[SourceSettings] = []
     topics: list[TopicSettings] = []
     #: The file these settings came from (None for the built-in sample settings).
@@ -336,9 +355,17 @@ class Settings(Section):
 
     @property
     def sender(self) -> str:
+        """[mail] from; else digest@ the site's host; for a site on localhost or an IP
+        address (no mail domain), the SMTP login if it is an address, else digest@localhost
+        (`digest status` reports both as a problem)."""
         if self.mail.sender:
             return self.mail.sender
-        return formataddr((self.site.title, f"digest@{self.site_host}"))
+        if not local_host(self.site_host):
+            return formataddr((self.site.title, f"digest@{self.site_host}"))
+        login = self.mail.smtp.username or ""
+        if self.mail.transport == "smtp" and _mail_login(login):
+            return formataddr((self.site.title, login))
+        return formataddr((self.site.title, "digest@localhost"))
 
     def source(self, name: str) -> SourceSettings:
         for source in self.sources:

@@ -76,6 +76,8 @@ source_state = sa.Table(
     sa.Column("last_attempt", UTCDateTime),
     sa.Column("last_success", UTCDateTime),
     sa.Column("last_error", sa.Text),
+    sa.Column("last_new", sa.Integer),
+    sa.Column("last_updated", sa.Integer),
 )
 
 editions = sa.Table(

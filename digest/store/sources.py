@@ -26,6 +26,9 @@ class SourceState:
     last_attempt: datetime | None = None
     last_success: datetime | None = None
     last_error: str | None = None
+    #: What the last successful fetch brought: papers new to the store, and updated.
+    last_new: int | None = None
+    last_updated: int | None = None
 
 
 def load(conn: Connection, name: str) -> SourceState:

@@ -81,3 +81,6 @@ class ConfirmationSender:
             for subscriber, result in done:
                 if result.status != "sent":
                     log.warning("confirmation to %s not sent: %s", subscriber.email, result.detail)
+            if done:
+                sent = sum(result.status == "sent" for _, result in done)
+                log.info("confirmations: %d sent, %d not sent", sent, len(done) - sent)

@@ -3,16 +3,16 @@ announce type, and who holds a claim or the daemon lock. SQLite never checked th
 declared lengths; PostgreSQL refused a longer value, and with it a whole listing.
 And an index on the ledger's window ends, so old rows are found without reading them all.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-02
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
