@@ -118,12 +118,14 @@ def settle(
     mine = sa.and_(c.subscriber_id == row.subscriber_id, c.nonce == row.nonce)
     if sent:
         values = {"queued_at": None, "claimed_at": None, "sent_at": now, "last_error": None}
-        conn.execute(confirmations.update().where(mine).values(values))
+        # the subscriber's row first, as every opt-in and unsubscribe locks them: two
+        # transactions taking the same rows in opposite orders would deadlock on PostgreSQL
         conn.execute(
             subscribers.update()
             .where(subscribers.c.id == row.subscriber_id)
             .values(confirmation_sent_at=now)
         )
+        conn.execute(confirmations.update().where(mine).values(values))
         return
     give_up = row.attempts + 1 >= MAX_ATTEMPTS
     conn.execute(
