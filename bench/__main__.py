@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-BENCHMARKS = ["ingest", "preview", "rank_quality", "embed", "deliver", "web", "scale"]
+BENCHMARKS = ["ingest", "preview", "rank_quality", "embed", "deliver", "web", "ledger", "scale"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from digest.errors import DigestError
 from digest.store import Store
-from digest.store.database import create_engine, write_transaction
+from digest.store.database import create_engine, dialect_insert, write_transaction
 from digest.store.schema import daemon_lock
 
 log = logging.getLogger("digest.daemon")
@@ -48,30 +48,31 @@ class DaemonLock:
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
     def acquire(self, now: datetime, wait: bool = False) -> None:
+        """Take the lock: one upsert, so of two daemons starting (or taking over a stale
+        lock) at once exactly one wins, and the other is told who holds it."""
+        taken = {"holder": self.holder, "acquired_at": now, "heartbeat_at": now}
         with write_transaction(self.store.engine) as conn:
+            insert = dialect_insert(conn)(daemon_lock).values(name=self.name, **taken)
+            won = conn.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["name"],
+                    set_=taken,
+                    where=(daemon_lock.c.holder == self.holder)
+                    | (daemon_lock.c.heartbeat_at <= now - self.timeout),
+                ).execution_options(preserve_rowcount=True)
+            ).rowcount
+            if won:
+                return
             row = (
                 conn.execute(sa.select(daemon_lock).where(daemon_lock.c.name == self.name))
                 .mappings()
-                .first()
+                .one()
             )
-            if row is None:
-                conn.execute(
-                    daemon_lock.insert().values(
-                        name=self.name, holder=self.holder, acquired_at=now, heartbeat_at=now
-                    )
-                )
-                return
-            if row["holder"] != self.holder and now - row["heartbeat_at"] < self.timeout:
-                raise LockHeld(
-                    f"another digest daemon runs on this database ({row['holder']}, alive at "
-                    f"{row['heartbeat_at']:%Y-%m-%d %H:%M:%S} UTC); stop it first, or wait "
-                    f"{int(self.timeout.total_seconds())} s after it died"
-                )
-            conn.execute(
-                daemon_lock.update()
-                .where(daemon_lock.c.name == self.name)
-                .values(holder=self.holder, acquired_at=now, heartbeat_at=now)
-            )
+        raise LockHeld(
+            f"another digest daemon runs on this database ({row['holder']}, alive at "
+            f"{row['heartbeat_at']:%Y-%m-%d %H:%M:%S} UTC); stop it first, or wait "
+            f"{int(self.timeout.total_seconds())} s after it died"
+        )
 
     def beat(self, now: datetime) -> bool:
         """Show this daemon is alive; False if the lock was taken over meanwhile.

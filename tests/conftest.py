@@ -1,7 +1,11 @@
-"""Shared fixtures: a real HTTP server, a real SQLite store, the real data in ../shared/data.
+"""Shared fixtures: a real HTTP server, a real store, the real data in ../shared/data.
 
 Tests that read the real data are marked ``realdata``; on a machine without it they are
 skipped with a reason saying how to run them. Under ``CI=true`` missing data stops the run.
+
+The store fixtures use SQLite files in tmp_path, or with ``DIGEST_TEST_STORE=postgresql``
+databases on a PostgreSQL server (``tests/postgres.py``). Tests marked ``postgres`` need
+that server too; without one they are skipped, saying why, except under ``CI=true``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from postgres import DATABASES, ON_POSTGRES, TEST_STORE
 
 from digest.config import FetchSettings, Settings, parse_settings
 from digest.http import HttpClient
@@ -49,20 +54,47 @@ HOW_TO_GET_DATA = (
 )
 
 
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    if not HAVE_DATA and os.environ.get("CI", "").lower() == "true":
+    if not HAVE_DATA and IN_CI:
         raise pytest.UsageError(
             f"CI=true runs every test, and the real test data is not at {DATA}: " + HOW_TO_GET_DATA
+        )
+    if TEST_STORE not in ("sqlite", "postgresql"):
+        raise pytest.UsageError(
+            f"DIGEST_TEST_STORE={TEST_STORE!r}: say 'sqlite' (the default) or 'postgresql'"
         )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if HAVE_DATA:
+    if not HAVE_DATA:
+        skip = pytest.mark.skip(reason=f"needs the real test data: {HOW_TO_GET_DATA}")
+        for item in items:
+            if "realdata" in item.keywords:
+                item.add_marker(skip, append=False)
+    needs_server = [i for i in items if ON_POSTGRES or "postgres" in i.keywords]
+    why = DATABASES.unreachable() if needs_server else None
+    if why is None:
         return
-    skip = pytest.mark.skip(reason=f"needs the real test data: {HOW_TO_GET_DATA}")
-    for item in items:
-        if "realdata" in item.keywords:
-            item.add_marker(skip, append=False)
+    if IN_CI:
+        raise pytest.UsageError(f"CI=true runs the PostgreSQL tests, and there is {why}")
+    skip = pytest.mark.skip(reason=f"needs PostgreSQL: {why}")
+    for item in needs_server:
+        item.add_marker(skip, append=False)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    DATABASES.close()
+
+
+def store_url(path: Path) -> str:
+    """The URL of the test's store at ``path``: that SQLite file, or under
+    DIGEST_TEST_STORE=postgresql an empty PostgreSQL store kept for ``path`` in this test."""
+    if ON_POSTGRES:
+        return DATABASES.store_url(str(path))
+    return f"sqlite:///{path}"
 
 
 @dataclass
@@ -195,7 +227,7 @@ def sample_config(tmp_path: Path, **sections: dict[str, Any]) -> Settings:
 
     base = sample_settings()
     parts: dict[str, dict[str, Any]] = {
-        "store": {"url": f"sqlite:///{tmp_path / 'digest.db'}"},
+        "store": {"url": store_url(tmp_path / "digest.db")},
         "site": {"out_dir": str(tmp_path / "site")},
         "mail": {"outbox_dir": str(tmp_path / "outbox")},
     }
@@ -228,8 +260,23 @@ def open_store() -> Iterator[Callable[[Settings], Store]]:
 
 @pytest.fixture
 def store(sample: Settings, open_store: Callable[[Settings], Store]) -> Store:
-    """The sample settings' store: a real, empty SQLite file in tmp_path, closed at teardown."""
+    """The sample settings' store: a real, empty one (a SQLite file in tmp_path, or a
+    PostgreSQL database), closed at teardown."""
     return open_store(sample)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def new_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], str]:
+    """Makes the URL of a store that does not exist yet, once on SQLite (a file that is not
+    there) and once on PostgreSQL (a database with no tables)."""
+    names = iter(range(1000))
+
+    def make() -> str:
+        if request.param == "postgresql":
+            return DATABASES.empty_database()
+        return f"sqlite:///{tmp_path / f'store{next(names)}' / 'digest.db'}"
+
+    return make
 
 
 @pytest.fixture(autouse=True)
@@ -255,13 +302,15 @@ def _every_store_is_closed(request: pytest.FixtureRequest, monkeypatch: pytest.M
     left = [each for each in opened if id(each) not in closed]
     for each in left:
         real_close(each)
+    if ON_POSTGRES:
+        DATABASES.end_test()
     if left:
         pytest.fail(f"{request.node.nodeid} left {len(left)} store(s) open", pytrace=False)
 
 
 def make_settings(tmp_path: Path, sources: list[dict[str, Any]], **sections: Any) -> Settings:
     data: dict[str, Any] = {
-        "store": {"url": f"sqlite:///{tmp_path / 'digest.db'}"},
+        "store": {"url": store_url(tmp_path / "digest.db")},
         "sources": sources,
         **sections,
     }
@@ -278,7 +327,7 @@ def load_case(case: Path, tmp_path: Path, **env: str) -> Settings:
     """A golden case's settings, with the store in ``tmp_path``."""
     from digest.config import load_settings
 
-    environ = {"DIGEST_STORE_URL": f"sqlite:///{tmp_path / 'digest.db'}", **env}
+    environ = {"DIGEST_STORE_URL": store_url(tmp_path / "digest.db"), **env}
     return load_settings(case / "digest.toml", environ=environ)
 
 

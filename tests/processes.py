@@ -11,7 +11,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from conftest import SAMPLE
+from conftest import SAMPLE, store_url
 
 from digest.config import load_settings
 from digest.fetch import fetch_sources
@@ -43,7 +43,7 @@ def prepare(
     config = tmp_path / "digest.toml"
     config.write_text(f'''
 [store]
-url = "{url or f"sqlite:///{tmp_path / 'digest.db'}"}"
+url = "{url or store_url(tmp_path / "digest.db")}"
 [site]
 base_url = "https://papers.example.org"
 {DAEMON if daemon else ""}

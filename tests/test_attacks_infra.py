@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import SAMPLE, make_settings
+from postgres import ON_POSTGRES
 from processes import prepare, start_daemon
 
 from digest.errors import StoreError
@@ -74,6 +75,10 @@ def test_a_long_job_keeps_the_lock_so_a_second_daemon_cannot_take_over(tmp_path,
         first.shutdown()
 
 
+ON_SQLITE_ONLY = pytest.mark.skipif(ON_POSTGRES, reason="damages the SQLite store file")
+
+
+@ON_SQLITE_ONLY
 def test_a_database_damaged_under_the_daemon_stops_it_with_one_error(tmp_path):
     """#9.12: no traceback at every tick; the daemon stops and says why."""
     settings = settings_for(tmp_path)
@@ -103,6 +108,7 @@ def test_a_store_error_inside_a_job_stops_the_daemon(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+@ON_SQLITE_ONLY
 def test_the_daemon_process_exits_non_zero_with_one_line_on_a_damaged_database(tmp_path, smtp_sink):
     _, port = smtp_sink
     config, _ = prepare(tmp_path, port, daemon=True, readers=1)

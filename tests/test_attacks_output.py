@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import ROOT, SAMPLE_NOW, SmtpSink, free_port, make_settings
+from conftest import ROOT, SAMPLE_NOW, SmtpSink, free_port, make_settings, store_url
 
 from digest.deliver import send_due
 from digest.fetch import fetch_sources
@@ -251,7 +251,7 @@ CLI_CONFIG = """
 base_url = "https://papers.example.org"
 out_dir = "{out_dir}"
 [store]
-url = "sqlite:///{db}"
+url = "{url}"
 [[sources]]
 name = "s"
 kind = "arxiv-rss"
@@ -271,7 +271,7 @@ def run_cli(tmp_path: Path, *args: str, out_dir="site", outbox="outbox", mail=""
     config.write_text(
         CLI_CONFIG.format(
             out_dir=tmp_path / out_dir,
-            db=tmp_path / "digest.db",
+            url=store_url(tmp_path / "digest.db"),
             sample=ROOT / "digest/sample/arxiv-listing.xml",
             outbox=tmp_path / outbox,
             mail=mail,
@@ -316,7 +316,7 @@ def assert_one_line_error(result, *words: str) -> None:
 
 
 def _pending(tmp_path: Path) -> list[str]:
-    store = Store.open(f"sqlite:///{tmp_path / 'digest.db'}")
+    store = Store.open(store_url(tmp_path / "digest.db"))
     try:
         return [d.status for d in store.deliveries() if d.status == "pending"]
     finally:

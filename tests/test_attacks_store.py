@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from test_cli import digest
-from test_store_writers import at_once
+from test_store_interleavings import at_once
 
 from digest.errors import StoreError, StoreUnusableError
 from digest.store import Store

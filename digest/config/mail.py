@@ -8,6 +8,9 @@ from pydantic import ConfigDict, Field, field_validator
 
 from digest.config.checks import DAY, HOUR, Section, check_address
 
+#: A ledger row younger than this may still decide a current edition or a reader's window.
+MIN_RETENTION_DAYS = 32
+
 
 class SmtpSettings(Section):
     """The relay that sends when transport = "smtp"."""
@@ -115,6 +118,15 @@ class MailSettings(Section):
         description="A claimed edition whose sender vanished goes again (s); queue "
         "workers' claims go again once their heartbeat stops.",
     )
+    retention_days: int = Field(
+        default=0,
+        ge=0,
+        le=36500,
+        description=(
+            "Days the delivery ledger keeps a row after its edition's window ended; each "
+            "delivery run deletes older rows, but a reader's latest (0 keeps all; else >= 32)."
+        ),
+    )
     smtp: SmtpSettings = Field(default=SmtpSettings(), description="The SMTP relay.")
     dkim: DkimSettings | None = Field(default=None, description="Optional DKIM signing.")
 
@@ -127,6 +139,16 @@ class MailSettings(Section):
     @classmethod
     def _address(cls, value: str | None) -> str | None:
         return check_address(value)
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if 0 < value < MIN_RETENTION_DAYS:
+            raise ValueError(
+                f"keep rows at least {MIN_RETENTION_DAYS} days (the longest catch-up window "
+                f"and a week's period), or 0 to keep them all; got {value}"
+            )
+        return value
 
     @field_validator("retry_delays")
     @classmethod

@@ -15,10 +15,11 @@ again next time. ``plan`` says who is due; ``confirm`` mails the opt-in message.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from digest.config import Settings
 from digest.deliver.dispatch import Dispatcher
@@ -29,6 +30,8 @@ from digest.tokens import Tokens
 from digest.transport import Transport, transport_for
 
 __all__ = ["SendReport", "send_due"]
+
+log = logging.getLogger(__name__)
 
 
 def send_due(
@@ -54,6 +57,14 @@ def send_due(
         settings, store, now=now, period_key=period_key, limit=limit, shard=shard, me=claimant
     )
     report = prepared.report
+    if settings.mail.retention_days and not dry_run:
+        pruned = store.prune_deliveries(now - timedelta(days=settings.mail.retention_days))
+        if pruned:
+            log.info(
+                "deleted %d delivery ledger rows older than %d days",
+                pruned,
+                settings.mail.retention_days,
+            )
     if dry_run:
         report.planned = [
             (j.due.subscriber.email, j.due.period.key, len(j.papers)) for j in prepared.jobs

@@ -193,6 +193,19 @@ class Store:
         with self.engine.connect() as conn:
             return _ledger.rows_for(conn, periods)
 
-    def last_window_ends(self) -> dict[int, datetime]:
+    def prune_deliveries(self, before: datetime, batch: int = 5000) -> int:
+        """Delete the ledger rows of editions whose window ended before ``before`` (each
+        subscriber's latest stays), ``batch`` rows per transaction; how many went."""
+        total = 0
+        while True:
+            with write_transaction(self.engine) as conn:
+                deleted = _ledger.prune(conn, before, batch)
+            total += deleted
+            if deleted < batch:
+                return total
+
+    def last_window_ends(self, id_range: tuple[int, int] | None = None) -> dict[int, datetime]:
+        """Where each subscriber's latest edition ended (of ids in ``id_range``, if given:
+        one shard of subscribers)."""
         with self.engine.connect() as conn:
-            return _ledger.last_window_ends(conn)
+            return _ledger.last_window_ends(conn, id_range)

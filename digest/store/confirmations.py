@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from digest.store.database import dialect_insert
 from digest.store.schema import confirmations, subscribers
 
 MAX_ATTEMPTS = 5
@@ -44,12 +45,20 @@ def get(conn: Connection, subscriber_id: int) -> Confirmation | None:
 
 
 def start(conn: Connection, subscriber_id: int) -> Confirmation:
-    """A new opt-in: a fresh nonce (every older confirm link stops working), nothing sent."""
-    conn.execute(confirmations.delete().where(confirmations.c.subscriber_id == subscriber_id))
+    """A new opt-in: a fresh nonce (every older confirm link stops working), nothing sent.
+
+    One upsert, so two opt-ins of one subscriber at once leave one row (the later nonce)."""
     nonce = secrets.token_hex(16)
-    conn.execute(
-        confirmations.insert().values(subscriber_id=subscriber_id, nonce=nonce, attempts=0)
-    )
+    fresh = {
+        "nonce": nonce,
+        "queued_at": None,
+        "claimed_at": None,
+        "sent_at": None,
+        "attempts": 0,
+        "last_error": None,
+    }
+    insert = dialect_insert(conn)(confirmations).values(subscriber_id=subscriber_id, **fresh)
+    conn.execute(insert.on_conflict_do_update(index_elements=["subscriber_id"], set_=fresh))
     return Confirmation(subscriber_id, nonce)
 
 
@@ -109,12 +118,14 @@ def settle(
     mine = sa.and_(c.subscriber_id == row.subscriber_id, c.nonce == row.nonce)
     if sent:
         values = {"queued_at": None, "claimed_at": None, "sent_at": now, "last_error": None}
-        conn.execute(confirmations.update().where(mine).values(values))
+        # the subscriber's row first, as every opt-in and unsubscribe locks them: two
+        # transactions taking the same rows in opposite orders would deadlock on PostgreSQL
         conn.execute(
             subscribers.update()
             .where(subscribers.c.id == row.subscriber_id)
             .values(confirmation_sent_at=now)
         )
+        conn.execute(confirmations.update().where(mine).values(values))
         return
     give_up = row.attempts + 1 >= MAX_ATTEMPTS
     conn.execute(

@@ -129,7 +129,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
 #: The newest migration. Checked against Alembic's own view by the tests, and compared
 #: with the database directly, so an up-to-date store opens without loading Alembic.
-HEAD = "0008"
+HEAD = "0009"
 #: Every revision of ours: the migration files are named after them (``0003_….py``).
 REVISIONS = frozenset(p.name.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("0*.py"))
 
@@ -222,15 +222,19 @@ def migrate(engine: Engine, *, new: bool = True, where: str | None = None) -> No
         with engine.connect() as conn:
             conn = conn.execution_options(begin_immediate=True)
             with conn.begin():  # holds the write lock: another process may be creating it
+                take_turns(conn, "migrate")
                 revision, tables = _schema(conn)
                 _judge(where, revision, tables, new=new)
                 if revision != HEAD:
                     _upgrade(conn)
     except OperationalError as exc:
-        raise StoreError(
-            f"cannot open store {where}: {exc.orig} (check that the path is "
-            "right and its folder writable)"
-        ) from exc
+        check = (
+            "check that the path is right and its folder writable"
+            if engine.dialect.name == "sqlite"
+            else "check that the database server runs and the URL names a database on it"
+        )
+        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else exc.orig
+        raise StoreError(f"cannot open store {where}: {reason} ({check})") from exc
 
 
 def _schema(conn: Connection) -> tuple[str | None, list[str]]:
@@ -320,7 +324,8 @@ def take_turns(conn: Connection, name: str) -> None:
 
     Needed where a write depends on what was read first (merging a paper with its stored
     record). On SQLite every write transaction holds the one write lock from its start
-    already (``write_transaction``); on PostgreSQL a transaction-level advisory lock does it.
+    already (``write_transaction``); on PostgreSQL a transaction-level advisory lock does it,
+    released by the database at commit, at rollback, and when the connection drops.
     """
     if conn.dialect.name == "postgresql":
         key = zlib.crc32(f"paper-digest:{name}".encode())

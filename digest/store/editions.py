@@ -9,6 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from digest.store.database import dialect_insert
 from digest.store.schema import edition_items, editions, pins
 
 
@@ -37,15 +38,24 @@ class EditionItem:
 
 
 def save_edition(conn: Connection, record: EditionRecord, items: Sequence[EditionItem]) -> None:
-    """Store an edition, replacing an earlier build of the same topic and period."""
-    key = (editions.c.topic == record.topic) & (editions.c.period == record.period)
-    conn.execute(editions.delete().where(key))
+    """Store an edition, replacing an earlier build of the same topic and period.
+
+    The edition's row is written first, in one upsert: it holds the row until the commit,
+    so a second build of the same topic and period waits there, then replaces this one.
+    """
+    values = {f: getattr(record, f) for f in record.__slots__}
+    insert = dialect_insert(conn)(editions).values(values)
+    keys = ("topic", "period")
+    conn.execute(
+        insert.on_conflict_do_update(
+            index_elements=list(keys), set_={k: v for k, v in values.items() if k not in keys}
+        )
+    )
     conn.execute(
         edition_items.delete().where(
             (edition_items.c.topic == record.topic) & (edition_items.c.period == record.period)
         )
     )
-    conn.execute(editions.insert().values(**{f: getattr(record, f) for f in record.__slots__}))
     if items:
         conn.execute(
             edition_items.insert(),
@@ -102,11 +112,17 @@ def picked_elsewhere(conn: Connection, topic: str, period: str) -> dict[str, str
 
 
 def set_pin(conn: Connection, topic: str, paper_id: str, action: str | None, now: datetime) -> None:
-    conn.execute(pins.delete().where(pins.c.topic == topic, pins.c.paper_id == paper_id))
-    if action is not None:
-        conn.execute(
-            pins.insert().values(topic=topic, paper_id=paper_id, action=action, created_at=now)
+    if action is None:
+        conn.execute(pins.delete().where(pins.c.topic == topic, pins.c.paper_id == paper_id))
+        return
+    insert = dialect_insert(conn)(pins).values(
+        topic=topic, paper_id=paper_id, action=action, created_at=now
+    )
+    conn.execute(
+        insert.on_conflict_do_update(
+            index_elements=["topic", "paper_id"], set_={"action": action, "created_at": now}
         )
+    )
 
 
 def list_pins(conn: Connection, topic: str) -> dict[str, str]:

@@ -10,6 +10,7 @@ the server refused the address.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -79,15 +80,31 @@ FINISH_SQL = (
     "next_attempt_at = :next_attempt_at, sent_at = COALESCE(:sent_at, sent_at) "
     "WHERE subscriber_id = :subscriber_id AND period = :period"
 )
+#: The same statements with psycopg's placeholders (``%(name)s``), for its fast path; and
+#: both as one statement (the outcome in a CTE, its parameters named ``done_…``), so the
+#: common step is one statement, one round trip and one commit.
+PSYCOPG_CLAIM_SQL = re.sub(r":(\w+)", r"%(\1)s", CLAIM_SQL).replace(
+    "%(papers)s", "%(papers)s::json"
+)
+PSYCOPG_FINISH_SQL = re.sub(r":(\w+)", r"%(\1)s", FINISH_SQL)
+PSYCOPG_STEP_SQL = (
+    "WITH done AS (" + re.sub(r":(\w+)", r"%(done_\1)s", FINISH_SQL) + ") " + PSYCOPG_CLAIM_SQL
+)
 _TIMES = ("window_start", "window_end", "claimed_at", "next_attempt_at", "sent_at")
-_CLAIM = sa.text(CLAIM_SQL).bindparams(
-    sa.bindparam("papers", type_=sa.JSON), *(sa.bindparam(n, type_=UTCDateTime) for n in _TIMES[:3])
+_CLAIM = (
+    sa.text(CLAIM_SQL)
+    .bindparams(
+        sa.bindparam("papers", type_=sa.JSON),
+        *(sa.bindparam(n, type_=UTCDateTime) for n in _TIMES[:3]),
+    )
+    .execution_options(preserve_rowcount=True)  # psycopg's count of an INSERT
 )
 _FINISH = sa.text(FINISH_SQL).bindparams(*(sa.bindparam(n, type_=UTCDateTime) for n in _TIMES[3:]))
 
 
-def claim_params(delivery: Delivery, raw: bool = True) -> dict[str, Any]:
-    """The claim's parameters; ``raw``: as SQLite stores them (for plain DB-API calls)."""
+def claim_params(delivery: Delivery, form: str | None = "sqlite") -> dict[str, Any]:
+    """The claim's parameters; ``form``: as a plain DB-API call passes them to "sqlite"
+    or "psycopg" (None: as SQLAlchemy takes them)."""
     params: dict[str, Any] = {
         "subscriber_id": delivery.subscriber_id,
         "period": delivery.period,
@@ -98,10 +115,10 @@ def claim_params(delivery: Delivery, raw: bool = True) -> dict[str, Any]:
         "claimed_by": delivery.claimed_by,
         "claimed_at": delivery.claimed_at,
     }
-    return _sqlite_values(params) if raw else params
+    return _raw_values(params, form)
 
 
-def finish_params(outcome: Outcome, raw: bool = True) -> dict[str, Any]:
+def finish_params(outcome: Outcome, form: str | None = "sqlite") -> dict[str, Any]:
     params: dict[str, Any] = {
         "status": outcome.status,
         "error": outcome.error,
@@ -110,15 +127,23 @@ def finish_params(outcome: Outcome, raw: bool = True) -> dict[str, Any]:
         "subscriber_id": outcome.subscriber_id,
         "period": outcome.period,
     }
-    return _sqlite_values(params) if raw else params
+    return _raw_values(params, form)
 
 
-def _sqlite_values(params: dict[str, Any]) -> dict[str, Any]:
-    """Values in the form SQLAlchemy writes them to SQLite (UTC text, JSON text)."""
+def _raw_values(params: dict[str, Any], form: str | None) -> dict[str, Any]:
+    """Values in the form SQLAlchemy writes them: UTC text and JSON text for SQLite, naive
+    UTC times and a JSON value for psycopg."""
+    if form is None:
+        return params
     for name in _TIMES:
         value = params.get(name)
         if value is not None:
-            params[name] = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+            value = value.astimezone(UTC)
+            params[name] = (
+                value.strftime("%Y-%m-%d %H:%M:%S.%f")
+                if form == "sqlite"
+                else value.replace(tzinfo=None)
+            )
     if "papers" in params:
         params["papers"] = json.dumps(params["papers"])
     return params
@@ -126,7 +151,7 @@ def _sqlite_values(params: dict[str, Any]) -> dict[str, Any]:
 
 def claim_edition(conn: Connection, delivery: Delivery) -> bool:
     """Insert the ledger row for a fresh edition; False if one exists (someone else has it)."""
-    return bool(conn.execute(_CLAIM, claim_params(delivery, raw=False)).rowcount)
+    return bool(conn.execute(_CLAIM, claim_params(delivery, None)).rowcount)
 
 
 def reclaim_edition(conn: Connection, current: Delivery, claimed_by: str, now: datetime) -> bool:
@@ -150,7 +175,7 @@ def reclaim_edition(conn: Connection, current: Delivery, claimed_by: str, now: d
 
 def settle(conn: Connection, outcome: Outcome) -> None:
     """Record what became of a claimed edition, and count a bounce against its address."""
-    conn.execute(_FINISH, finish_params(outcome, raw=False))
+    conn.execute(_FINISH, finish_params(outcome, None))
     if outcome.status == "bounced" and outcome.bounce_limit is not None:
         record_bounce(conn, outcome.subscriber_id, outcome.bounce_limit)
 
@@ -174,16 +199,20 @@ def rows_for(conn: Connection, periods: Iterable[str]) -> dict[tuple[int, str], 
     return {(r["subscriber_id"], r["period"]): _delivery(r) for r in found}
 
 
-def last_window_ends(conn: Connection) -> dict[int, datetime]:
-    """Per subscriber, where their latest edition that went (or is going) out ended.
+def last_window_ends(
+    conn: Connection, id_range: tuple[int, int] | None = None
+) -> dict[int, datetime]:
+    """Per subscriber (those with ids in ``id_range``, both ends included, if given), where
+    their latest edition that went (or is going) out ended.
 
     One index lookup per subscriber (``ix_deliveries_window``, newest first, the first
     open row), not a pass over the whole ledger, which grows by a row per edition sent.
     """
-    return {sid: end for sid, end in conn.execute(last_window_ends_query()) if end is not None}
+    query = last_window_ends_query(id_range)
+    return {sid: end for sid, end in conn.execute(query) if end is not None}
 
 
-def last_window_ends_query() -> sa.Select[Any]:
+def last_window_ends_query(id_range: tuple[int, int] | None = None) -> sa.Select[Any]:
     d = deliveries.c
     latest = (
         sa.select(d.window_end)
@@ -192,25 +221,50 @@ def last_window_ends_query() -> sa.Select[Any]:
         .limit(1)
         .scalar_subquery()
     )
-    return sa.select(subscribers.c.id, latest)
+    query = sa.select(subscribers.c.id, latest)
+    if id_range is not None:
+        query = query.where(subscribers.c.id.between(*id_range))
+    return query
+
+
+def prune(conn: Connection, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` rows of editions whose window ended before ``before``; each
+    subscriber's latest edition that went out stays (the next one starts where it ended).
+    Returns how many rows went."""
+    old, newer = deliveries.alias("old"), deliveries.alias("newer")
+    superseded = sa.exists().where(
+        newer.c.subscriber_id == old.c.subscriber_id,
+        newer.c.window_end > old.c.window_end,
+        newer.c.status.in_(OPEN_STATUSES),
+    )
+    doomed = (
+        sa.select(old.c.subscriber_id, old.c.period)
+        .where(old.c.window_end < before, sa.or_(old.c.status.not_in(OPEN_STATUSES), superseded))
+        .limit(limit)
+    )
+    key = sa.tuple_(deliveries.c.subscriber_id, deliveries.c.period)
+    return conn.execute(deliveries.delete().where(key.in_(doomed))).rowcount
 
 
 class LedgerWriter:
     """The ledger writes of one sender thread, on one connection it keeps.
 
     Each ``step`` is one short transaction: the outcome of the message just sent and the
-    claim of the next one go in together, so the ledger costs one commit per message. On
-    SQLite the common step (an outcome and a fresh claim) runs as plain DB-API statements:
-    it happens once per message, so it is kept as cheap as it can be.
+    claim of the next one go in together, so the ledger costs one commit per message. The
+    common step (an outcome and a fresh claim) runs as plain DB-API statements, on SQLite
+    and on psycopg: it happens once per message, so it is kept as cheap as it can be.
     """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.fast = engine.dialect.name == "sqlite"
-        self.lock: Any = write_lock(engine) if self.fast else nullcontext()
+        sqlite = engine.dialect.name == "sqlite"
+        psycopg = engine.dialect.driver == "psycopg"
+        self.form = "sqlite" if sqlite else "psycopg" if psycopg else None
+        self.lock: Any = write_lock(engine) if sqlite else nullcontext()
         self.conn = engine.connect().execution_options(begin_immediate=True)
         raw: Any = self.conn.connection.dbapi_connection
-        self.cursor = raw.cursor() if self.fast else None
+        self.raw = raw
+        self.cursor = raw.cursor() if self.form else None
 
     def step(
         self,
@@ -221,8 +275,10 @@ class LedgerWriter:
         """Record ``outcome``, then claim a fresh edition or take over an existing row;
         False when another sender owns the edition claimed."""
         rare = reclaim is not None or (outcome is not None and outcome.status == "bounced")
-        if self.fast and not rare:
-            return self._fast_step(outcome, claim)
+        if self.form == "sqlite" and not rare:
+            return self._sqlite_step(outcome, claim)
+        if self.form == "psycopg" and not rare:
+            return self._psycopg_step(outcome, claim)
         with self.lock, self.conn.begin():
             if outcome is not None:
                 settle(self.conn, outcome)
@@ -232,7 +288,7 @@ class LedgerWriter:
                 return reclaim_edition(self.conn, *reclaim)
         return True
 
-    def _fast_step(self, outcome: Outcome | None, claim: Delivery | None) -> bool:
+    def _sqlite_step(self, outcome: Outcome | None, claim: Delivery | None) -> bool:
         cursor = self.cursor
         assert cursor is not None
         with self.lock:
@@ -253,6 +309,27 @@ class LedgerWriter:
                     raise damaged from exc
                 raise
         return won
+
+    def _psycopg_step(self, outcome: Outcome | None, claim: Delivery | None) -> bool:
+        """One statement in autocommit: the database commits it, whole or not at all."""
+        cursor = self.cursor
+        assert cursor is not None
+        self.raw.autocommit = True
+        try:
+            if outcome is not None and claim is not None:
+                done = finish_params(outcome, "psycopg")
+                params = {f"done_{k}": v for k, v in done.items()}
+                cursor.execute(PSYCOPG_STEP_SQL, {**params, **claim_params(claim, "psycopg")})
+                return bool(cursor.rowcount == 1)
+            if outcome is not None:
+                cursor.execute(PSYCOPG_FINISH_SQL, finish_params(outcome, "psycopg"))
+            if claim is not None:
+                cursor.execute(PSYCOPG_CLAIM_SQL, claim_params(claim, "psycopg"))
+                return bool(cursor.rowcount == 1)
+            return True
+        finally:
+            if not self.raw.closed:
+                self.raw.autocommit = False  # SQLAlchemy's transactions, as it expects
 
     def close(self) -> None:
         if self.cursor is not None:

@@ -95,8 +95,8 @@ def ingest(
         else:
             updates.append(merged)
 
-    if inserts:
-        conn.execute(papers.insert(), inserts)
+    if inserts:  # the turn taken above keeps another writer's records of these ids out
+        conn.execute(_insert_new(conn), inserts)
     if updates:
         stmt = papers.update().where(papers.c.id == sa.bindparam("_id"))
         conn.execute(
@@ -316,7 +316,7 @@ def _absorb(
     old = dict(found)
     target = existing.get(new_id)
     if target is None:
-        conn.execute(papers.insert(), [{**old, "id": new_id}])
+        conn.execute(_insert_new(conn), [{**old, "id": new_id}])
         existing[new_id] = {**old, "id": new_id}
     sources = conn.execute(sa.select(paper_sources).where(paper_sources.c.paper_id == old_id))
     for row in sources.mappings():
@@ -333,6 +333,11 @@ def _select_rows(conn: Connection, incoming: dict[str, Paper]) -> list[dict[str,
             for r in conn.execute(sa.select(papers).where(papers.c.id.in_(chunk))).mappings()
         )
     return rows
+
+
+def _insert_new(conn: Connection) -> Any:
+    """Insert records; one that exists already is left as it is (merged by ``ingest``)."""
+    return dialect_insert(conn)(papers).on_conflict_do_nothing(index_elements=["id"])
 
 
 def _upsert_sources(conn: Connection, source: str, ids: list[str], now: datetime) -> None:

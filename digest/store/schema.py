@@ -30,7 +30,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 papers = sa.Table(
     "papers",
     metadata,
-    sa.Column("id", sa.String(300), primary_key=True),
+    sa.Column("id", sa.Text, primary_key=True),
     sa.Column("version", sa.Integer),
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("title_key", sa.String(40), nullable=False, index=True),
@@ -45,7 +45,7 @@ papers = sa.Table(
     sa.Column("doi", sa.Text),
     sa.Column("journal_ref", sa.Text),
     sa.Column("comment", sa.Text),
-    sa.Column("announce_type", sa.String(20)),
+    sa.Column("announce_type", sa.Text),
     sa.Column("upvotes", sa.Integer),
     sa.Column("num_comments", sa.Integer),
     sa.Column("github_stars", sa.Integer),
@@ -57,7 +57,7 @@ paper_sources = sa.Table(
     "paper_sources",
     metadata,
     sa.Column(
-        "paper_id", sa.String(300), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+        "paper_id", sa.Text, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
     ),
     sa.Column("source", sa.String(64), primary_key=True),
     sa.Column("first_seen", UTCDateTime, nullable=False),
@@ -100,7 +100,7 @@ edition_items = sa.Table(
     metadata,
     sa.Column("topic", sa.String(40), primary_key=True),
     sa.Column("period", sa.String(10), primary_key=True),
-    sa.Column("paper_id", sa.String(300), primary_key=True),
+    sa.Column("paper_id", sa.Text, primary_key=True),
     sa.Column("position", sa.Integer, nullable=False),
     sa.Column("score", sa.Float, nullable=False),
     sa.Column("reasons", sa.JSON, nullable=False),
@@ -111,7 +111,7 @@ pins = sa.Table(
     "pins",
     metadata,
     sa.Column("topic", sa.String(40), primary_key=True),
-    sa.Column("paper_id", sa.String(300), primary_key=True),
+    sa.Column("paper_id", sa.Text, primary_key=True),
     sa.Column("action", sa.String(8), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
@@ -152,20 +152,21 @@ deliveries = sa.Table(
     sa.Column("papers", sa.JSON, nullable=False),
     sa.Column("window_start", UTCDateTime, nullable=False),
     sa.Column("window_end", UTCDateTime, nullable=False),
-    sa.Column("claimed_by", sa.String(200)),
+    sa.Column("claimed_by", sa.Text),
     sa.Column("claimed_at", UTCDateTime),
     sa.Column("next_attempt_at", UTCDateTime),
     sa.Column("sent_at", UTCDateTime),
     sa.Index("ix_deliveries_status", "status", "next_attempt_at"),
     sa.Index("ix_deliveries_period", "period"),
     sa.Index("ix_deliveries_window", "subscriber_id", "window_end", "status"),
+    sa.Index("ix_deliveries_window_end", "window_end"),
 )
 
 daemon_lock = sa.Table(
     "daemon_lock",
     metadata,
     sa.Column("name", sa.String(40), primary_key=True),
-    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("holder", sa.Text, nullable=False),
     sa.Column("acquired_at", UTCDateTime, nullable=False),
     sa.Column("heartbeat_at", UTCDateTime, nullable=False),
 )

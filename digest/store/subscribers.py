@@ -51,6 +51,7 @@ def upsert(
             **values,
         )
         .on_conflict_do_nothing(index_elements=["email"])
+        .execution_options(preserve_rowcount=True)  # psycopg's count of an INSERT
     )
     existing = (
         conn.execute(
