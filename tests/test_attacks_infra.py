@@ -39,6 +39,15 @@ def settings_for(tmp_path):
     )
 
 
+ON_SQLITE_ONLY = pytest.mark.skipif(ON_POSTGRES, reason="damages the SQLite store file")
+ROW_LOCK_ONLY = pytest.mark.skipif(
+    ON_POSTGRES,
+    reason="on PostgreSQL leadership is a session advisory lock, held while its connection "
+    "lives (tests/test_leader_processes.py), with no heartbeat row to renew",
+)
+
+
+@ROW_LOCK_ONLY
 def test_a_long_job_keeps_the_lock_so_a_second_daemon_cannot_take_over(tmp_path, monkeypatch):
     """#9.9: the heartbeat renews the lock while the only job thread is busy."""
     settings = settings_for(tmp_path)
@@ -73,9 +82,6 @@ def test_a_long_job_keeps_the_lock_so_a_second_daemon_cannot_take_over(tmp_path,
     finally:
         release.set()
         first.shutdown()
-
-
-ON_SQLITE_ONLY = pytest.mark.skipif(ON_POSTGRES, reason="damages the SQLite store file")
 
 
 @ON_SQLITE_ONLY
