@@ -9,11 +9,12 @@ is skipped with a reason when the extra is not installed.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 from conftest import SAMPLE_DAY, SAMPLE_NOW, fetched_store
+from test_rank import NOW
+from test_rank import paper as ranked_paper
 
 from digest.compose import compose
 from digest.config import RankSettings, TopicSettings
@@ -24,7 +25,6 @@ from digest.rank import Corpus, rank_topic
 from digest.rank import embed as embed_module
 from digest.rank.embed import MiniLM, Semantic, keyword_texts, semantic_installed
 
-NOW = datetime(2026, 11, 27, 8, tzinfo=UTC)
 CONCEPTS = {
     "robot": "robot",
     "manipulator": "robot",
@@ -62,22 +62,8 @@ class ConceptEmbedder:
 
 
 def paper(pid: str, title: str, abstract: str = "", **kw) -> StoredPaper:
-    base = dict(
-        id=pid,
-        title=title,
-        abstract=abstract,
-        authors=("A. Author",),
-        categories=("cs.RO",),
-        version=1,
-        published=NOW - timedelta(hours=6),
-        updated=None,
-        first_seen=NOW,
-        last_seen=NOW,
-        links={},
-        sources=("s",),
-    )
-    base.update(kw)
-    return StoredPaper(**base)
+    """The ranking tests' paper, filed under robotics unless told otherwise."""
+    return ranked_paper(pid, title, abstract, **{"categories": ("cs.RO",), **kw})
 
 
 def semantic_corpus(papers, keywords=(), seeds=()):
