@@ -41,8 +41,10 @@ def test_status_shows_the_state_of_things_and_the_problems(workdir, capsys, monk
         {"topic": "nlp", "period": None, "built_at": None, "relevant": None},
     ]
     assert found["daemon"] == {"running": None, "next_runs": []}
+    assert found["notices"] == [
+        "topics no subscriber follows by email: rl, nlp (their pages and feeds are still published)"
+    ]
     assert found["problems"] == [
-        "topics nobody reads: rl, nlp",
         "DIGEST_SECRET is not set: the links in emails are signed with it "
         "(e.g. export DIGEST_SECRET=$(openssl rand -hex 32))",
     ]
@@ -109,6 +111,16 @@ def test_a_from_address_on_localhost_is_a_problem_and_the_default_is_no_bare_ip(
     write_config(
         workdir / "digest.toml",
         CONFIG.replace("https://papers.example.org", "http://127.0.0.1:8000"),
+    )
+    code, found = status_json(capsys)
+    assert code == 0 and found["problems"] == []  # the outbox sends nothing anywhere
+    assert found["notices"][-1].startswith(
+        "the From address 'Paper Digest <digest@localhost>' is on localhost: "
+    )
+    write_config(
+        workdir / "digest.toml",
+        '[mail]\ntransport = "smtp"\n'
+        + CONFIG.replace("https://papers.example.org", "http://127.0.0.1:8000"),
     )
     code, found = status_json(capsys)
     assert code == 1 and found["problems"][-1].startswith(
