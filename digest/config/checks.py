@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 from email.utils import getaddresses, parseaddr
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import idna
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict
 
@@ -74,6 +76,15 @@ def check_address(value: str | None, *, named: bool = False) -> str | None:
     # an internationalized domain goes into messages IDNA-encoded, as mail servers take it
     local, _, _ = address.rpartition("@")
     return value.replace(address, f"{local}@{found.ascii_domain}")
+
+
+def mail_host(host: str) -> str:
+    """A host name as mail carries it: IDNA-encoded when it is not ASCII (a name idna
+    refuses stays as written; links use the site's URL itself)."""
+    if not host.isascii():
+        with contextlib.suppress(idna.IDNAError):
+            return idna.encode(host, uts46=True).decode("ascii")
+    return host
 
 
 def local_host(host: str) -> bool:

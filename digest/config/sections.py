@@ -3,13 +3,11 @@ file and the README show (``digest.config.starter`` renders them)."""
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 from email.utils import formataddr
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import idna
 from pydantic import Field, field_validator, model_validator
 
 from digest import __version__
@@ -21,6 +19,7 @@ from digest.config.checks import (
     check_timezone,
     cron_trigger,
     local_host,
+    mail_host,
 )
 from digest.config.log import LogSettings
 from digest.config.mail import MailSettings
@@ -384,12 +383,7 @@ class Settings(Section):
     @property
     def site_host(self) -> str:
         """The site's host as mail carries it: an internationalized name IDNA-encoded."""
-        host = urlsplit(self.site.base_url).hostname or "localhost"
-        if not host.isascii():
-            # a name idna refuses stays as written (links use base_url itself)
-            with contextlib.suppress(idna.IDNAError):
-                host = idna.encode(host, uts46=True).decode("ascii")
-        return host
+        return mail_host(urlsplit(self.site.base_url).hostname or "localhost")
 
     @property
     def unsubscribe_address(self) -> str:
