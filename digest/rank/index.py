@@ -108,6 +108,8 @@ class Corpus:
         lengths = [len(a) for a in self.abstracts]
         self.avg_abstract = (sum(lengths) / len(lengths)) if lengths else 1.0
         terms = [content_terms(t + a) for t, a in zip(self.titles, self.abstracts, strict=True)]
+        #: each paper's content words, in order
+        self.content = terms
         self.df: Counter[str] = Counter()
         for doc_terms in terms:
             self.df.update(set(doc_terms))

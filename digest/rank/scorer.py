@@ -28,6 +28,7 @@ from datetime import datetime
 import numpy as np
 
 import digest.rank.signals as sig
+import digest.rank.sparse as sparse
 from digest.config import RankSettings, TopicSettings
 from digest.models import StoredPaper
 from digest.picks import Pick
@@ -52,9 +53,9 @@ WEIGHTS = {
     "lexical": 1.0,
     "semantic": 1.0,
     "semantic_each": 1.0,
-    "seeds": 1.0,
+    "seeds": 2.0,
     "seeds_semantic": 2.5,
-    "feedback": 1.0,
+    "feedback": 2.0,
 }
 FEEDBACK_SEEDS = 1.5  # the feedback weight of a topic of seed papers only
 
@@ -267,11 +268,12 @@ def _seed_signals(
     relevance: np.ndarray,
     evidence: dict[int, list[str]],
 ) -> None:
-    """ "More like these": a Rocchio classifier over tf-idf and, with embeddings, a linear
-    classifier of the seeds against the candidates; the closest seed is the reason."""
+    """ "More like these": linear classifiers of the seeds against the candidates, over the
+    tf-idf of words and word pairs and, with embeddings, over those; the closest seed is
+    the reason."""
     seed_ids = {s.id for s in seeds}
     vectors = [corpus.vector_of(s) for s in seeds]
-    arrays["seeds"] = sig.rocchio(corpus, docs, sig.centroid_of(vectors))
+    arrays["seeds"] = sparse.seed_classifier(corpus, docs, seeds)
     per_seed = [corpus.similarities(v) for v in vectors]
     central = corpus.similarities(sig.centroid_of(vectors))
     closest: list[tuple[float, int]] = []

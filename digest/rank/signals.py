@@ -6,8 +6,7 @@
 * semantic: cosine between each paper's embedding and the keywords (joined, and each
   alone), when the papers are embedded;
 * seeds: a linear classifier learned from the seed papers against the candidates, over
-  the embeddings, and a Rocchio classifier over tf-idf (the seeds' centroid against the
-  candidates' centroid);
+  the embeddings (here), and one over the tf-idf of words and word pairs (``sparse.py``);
 * feedback: a second classifier over the embeddings, trained on the first fused order's
   most confident papers against the rest (pseudo-relevance feedback).
 
@@ -31,7 +30,6 @@ WORD_SHARE = 0.5  # weight of a phrase's words on their own, shared among them
 FEEDBACK_TOP = 20
 FEEDBACK_WEIGHT = 1.0
 RIDGE = 1.0
-ROCCHIO_DAY = 0.5
 
 
 def zscore(values: np.ndarray) -> np.ndarray:
@@ -143,18 +141,6 @@ def feedback(
     if not present.all():
         result[~present] = scores.mean()
     return result
-
-
-def rocchio(corpus: Corpus, docs: Sequence[int], centroid: Vector) -> np.ndarray:
-    """tf-idf cosine to ``centroid`` minus a share of the similarity to the candidates'
-    own centroid: what the seeds have that the day in general has not."""
-    near = corpus.similarities(centroid)
-    day: Vector = {}
-    for doc in docs:
-        for term, weight in corpus.vectors[doc].items():
-            day[term] = day.get(term, 0.0) + weight / len(docs)
-    common = corpus.similarities(day)
-    return np.array([near.get(d, 0.0) - ROCCHIO_DAY * common.get(d, 0.0) for d in docs])
 
 
 def centroid_of(vectors: Sequence[Vector]) -> Vector:
