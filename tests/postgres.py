@@ -4,16 +4,24 @@
 files. Creating and dropping a database per test costs seconds (a drop waits for a
 checkpoint), so the stores come from a pool: databases copied once from a template at
 the newest schema, emptied between tests. Tests that need a database with nothing in it
-(a store created by the code under test) get a new one, dropped at the end of the run.
+(a store created by the code under test) get a new one: ``DATABASES.empty_database()``,
+dropped at the end of the run, or ``fresh_database()``, dropped when the test is done with
+it (the subprocess tests, whose processes hold connections to the end).
+
+Without a reachable server a test marked ``postgres`` is skipped, saying why (under
+CI=true it fails); ``fresh_database()`` does the same for a test that is not marked.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import count
 from typing import Any
 
+import pytest
 from sqlalchemy.engine import make_url
 
 #: The database the store fixtures use: "sqlite" (files in tmp_path) or "postgresql".
@@ -94,6 +102,13 @@ class Databases:
         self.made.append(self._create(f"{self.prefix}_new_{next(self._names)}", None))
         return self.url(self.made[-1])
 
+    def drop(self, url: str) -> None:
+        """Drop a database made by ``empty_database`` now, whoever is still connected."""
+        name = make_url(url).database or ""
+        self._admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if name in self.made:
+            self.made.remove(name)
+
     def end_test(self) -> None:
         """Empty the stores the test used, for the next test."""
         for url in self.in_use.values():
@@ -173,3 +188,20 @@ def _alive(pid: int) -> bool:
 
 
 DATABASES = Databases()
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """A new database with no tables on the test server, dropped on the way out; yields its
+    SQLAlchemy URL. Skips the test, saying why, when the server cannot be reached (fails
+    under CI=true)."""
+    why = DATABASES.unreachable()
+    if why is not None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true runs the PostgreSQL tests, and there is {why}")
+        pytest.skip(f"needs PostgreSQL: {why}")
+    url = DATABASES.empty_database()
+    try:
+        yield url
+    finally:
+        DATABASES.drop(url)

@@ -9,10 +9,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from pg import pg_database
+from postgres import fresh_database
 from processes import DIGEST, ENV, ledger, prepare
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 
 class Daemon:
@@ -44,7 +44,7 @@ class Daemon:
 
 def test_one_schedule_leads_and_the_standby_takes_over_when_it_dies(tmp_path, smtp_sink):
     sink, port = smtp_sink
-    with pg_database() as url:
+    with fresh_database() as url:
         config, addresses = prepare(tmp_path, port, readers=3, daemon=True, url=url)
         first = Daemon(config)
         assert first.says("daemon started"), first.lines
@@ -68,7 +68,7 @@ def test_one_schedule_leads_and_the_standby_takes_over_when_it_dies(tmp_path, sm
 
 def test_a_standby_stopped_before_it_leads_exits_cleanly(tmp_path, smtp_sink):
     _, port = smtp_sink
-    with pg_database() as url:
+    with fresh_database() as url:
         config, _ = prepare(tmp_path, port, readers=0, daemon=True, url=url)
         leader = Daemon(config)
         try:
@@ -94,7 +94,7 @@ def test_a_standby_stopped_before_it_leads_exits_cleanly(tmp_path, smtp_sink):
 
 def test_in_queue_mode_the_leader_defers_and_a_worker_sends(tmp_path, smtp_sink):
     sink, port = smtp_sink
-    with pg_database() as url:
+    with fresh_database() as url:
         extra = '[deliver]\nmode = "queue"\nshard_size = 2\n'
         config, addresses = prepare(tmp_path, port, readers=5, daemon=True, url=url, extra=extra)
         leader = Daemon(config)

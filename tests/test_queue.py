@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 from conftest import SAMPLE_NOW, fetched_store, sample_config
-from pg import pg_database
+from postgres import fresh_database
 
 from digest import pipeline
 from digest.config import load_settings
@@ -50,9 +50,10 @@ def _claim(by: str, at: datetime) -> Delivery:
     return Delivery(1, "2026-11-26", "pending", 0, None, "m", (), at, at, by, at)
 
 
+@pytest.mark.postgres
 def test_a_worker_claim_is_abandoned_once_its_worker_stops_beating():
     now = datetime.now(UTC)
-    with pg_database() as url:
+    with fresh_database() as url:
         store = Store.open(url)
         try:
             ensure_schema(store.engine)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from pg import pg_database
+from postgres import fresh_database
 from processes import DIGEST, ENV, prepare
 
 pytestmark = pytest.mark.slow
@@ -45,10 +45,11 @@ def ledger_statuses(url: str) -> dict[str, int]:
         engine.dispose()
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
 def test_three_workers_send_each_edition_once_when_one_goes_away(tmp_path, smtp_sink, stop):
     sink, port = smtp_sink
-    with pg_database() as url:
+    with fresh_database() as url:
         config, addresses = queue_config(tmp_path, url, port, READERS)
         workers = [start(config, tmp_path, "worker", "--name", f"w{i}") for i in range(3)]
         try:
