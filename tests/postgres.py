@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from itertools import count
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -205,3 +209,81 @@ def fresh_database() -> Iterator[str]:
         yield url
     finally:
         DATABASES.drop(url)
+
+
+class Server:
+    """A PostgreSQL server of the test's own (initdb in a temporary folder, pg_ctl on a free
+    port), for tests that stop or restart the database: never the shared one. initdb refuses
+    to run as root, so as root the server runs as the ``postgres`` user, in a folder it owns.
+    """
+
+    def __init__(self, bin_dir: Path, port: int) -> None:
+        self.bin_dir = bin_dir
+        self.port = port
+        self.home = Path(tempfile.mkdtemp(prefix="digest-test-pg-"))
+        self.data = self.home / "data"
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        self._as: list[str] = []
+        if os.geteuid() == 0:
+            self._as = ["runuser", "-u", "postgres", "--"]
+            shutil.chown(self.home, "postgres", "postgres")
+
+    def _run(self, tool: str, *args: str) -> None:
+        command = [*self._as, str(self.bin_dir / tool), *args]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"{tool} {' '.join(args)}: {done.stdout}{done.stderr}")
+
+    def init(self) -> None:
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.home} -c listen_addresses=127.0.0.1 -c fsync=off"
+        log = str(self.home / "server.log")
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", log, "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def restart(self) -> None:
+        """Stop the server (every connection dropped) and start it again on the same port."""
+        self.stop()
+        self.start()
+
+    def log(self) -> str:
+        path = self.home / "server.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def remove(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            with suppress(RuntimeError):
+                self.stop("immediate")
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def server_binaries() -> Path | None:
+    """The newest PostgreSQL server programs installed (initdb, pg_ctl), if any."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0,
+    )
+    return found[-1].parent if found else None
+
+
+@contextmanager
+def own_server(port: int) -> Iterator[Server]:
+    """A throwaway PostgreSQL server, started, removed on the way out. Skips the test,
+    saying why, when the server programs are not installed (fails under CI=true)."""
+    bin_dir = server_binaries()
+    if bin_dir is None or (os.geteuid() == 0 and shutil.which("runuser") is None):
+        why = "the PostgreSQL server programs (/usr/lib/postgresql/*/bin/initdb, pg_ctl)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true runs the PostgreSQL tests, and there are not {why}")
+        pytest.skip(f"needs {why}: install the postgresql package")
+    server = Server(bin_dir, port)
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        server.remove()

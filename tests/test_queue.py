@@ -51,7 +51,7 @@ def _claim(by: str, at: datetime) -> Delivery:
 
 
 @pytest.mark.postgres
-def test_a_worker_claim_is_abandoned_once_its_worker_stops_beating():
+def test_a_worker_claim_is_abandoned_once_its_worker_stops_beating_or_its_job_moves():
     now = datetime.now(UTC)
     with fresh_database() as url:
         store = Store.open(url)
@@ -70,6 +70,22 @@ def test_a_worker_claim_is_abandoned_once_its_worker_stops_beating():
             assert not liveness.abandoned(_claim(worker_claimant(alive, "a"), now), now)
             assert liveness.abandoned(_claim(worker_claimant(silent, "b"), now), now)
             assert liveness.abandoned(_claim(worker_claimant(alive + 99, "gone"), now), now)
+            # a shard's claim lives while its worker runs that shard's job; once the job went
+            # back to the queue (the database restarted under it), whoever runs it takes over
+            with store.engine.begin() as conn:
+                job = conn.execute(
+                    sa.text(
+                        "INSERT INTO procrastinate_jobs (queue_name, task_name, args, status, "
+                        "worker_id) VALUES ('digest', 'digest.send', '{}', 'doing', :w) "
+                        "RETURNING id"
+                    ),
+                    {"w": alive},
+                ).scalar_one()
+            mine = _claim(worker_claimant(alive, "a", job), now)
+            assert not Liveness(store.engine, timeout=900).abandoned(mine, now)
+            with store.engine.begin() as conn:
+                conn.execute(sa.text("UPDATE procrastinate_jobs SET status = 'todo'"))
+            assert Liveness(store.engine, timeout=900).abandoned(mine, now)
             # a sender that is not a worker keeps the claim_timeout rule, from any host
             other = "elsewhere:123:1"
             assert not liveness.abandoned(_claim(other, now - timedelta(seconds=60)), now)
