@@ -3,6 +3,7 @@ their liveness on PostgreSQL, the publish job's stage."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from digest.deliver.claims import Liveness, claimant, worker_claimant
 from digest.errors import ConfigError
 from digest.queue import conninfo, ensure_schema
 from digest.queue.defer import shards
+from digest.queue.worker import ShardStop
 from digest.store import Delivery, Store
 
 
@@ -23,6 +25,15 @@ def test_shards_are_consecutive_id_ranges_of_the_size_given():
     assert shards([9, 1, 2, 5, 7], 2) == [(1, 2), (5, 7), (9, 9)]
     assert shards([], 5000) == []
     assert shards(list(range(1, 10_001)), 5000) == [(1, 5000), (5001, 10_000)]
+
+
+def test_a_shard_that_stops_leaves_its_worker_running():
+    worker = threading.Event()
+    shard, other = ShardStop(worker), ShardStop(worker)
+    shard.set()  # the relay took nothing, or the ledger was lost: this shard ends
+    assert shard.is_set() and not other.is_set() and not worker.is_set()
+    worker.set()  # SIGTERM: every shard ends
+    assert other.is_set()
 
 
 def test_queue_mode_needs_postgresql(tmp_path):

@@ -127,6 +127,7 @@ def test_workers_finish_the_run_when_postgresql_restarts_mid_run(tmp_path, smtp_
             server.restart()
             out, err = send.communicate(timeout=ALL_DONE)
             assert send.returncode == 0, err
+            assert f"{READERS // SHARD} shards done, 0 failed." in out
             assert [w.poll() for w in workers] == [None] * 3, "a worker did not survive"
         finally:
             for worker in workers:
