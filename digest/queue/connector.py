@@ -20,10 +20,10 @@ import procrastinate
 import psycopg
 from procrastinate.exceptions import ConnectorException
 
+from digest.queue import RECONNECT_FOR
+
 log = logging.getLogger("digest.worker")
 
-#: How long a lost database is waited for before the worker gives up (seconds).
-RECONNECT_FOR = 300.0
 #: The pause between two tries while the database is away (seconds).
 RETRY_EVERY = 1.0
 

@@ -12,12 +12,9 @@ import sqlalchemy as sa
 
 from digest.config import Settings
 from digest.errors import StoreError
-from digest.queue import QUEUE, conninfo, ensure_schema
+from digest.queue import QUEUE, RECONNECT_FOR, conninfo, ensure_schema
 from digest.store import Store
 from digest.text import one_line
-
-#: How long a lost database connection is tried again before waiting gives up (seconds).
-RECONNECT_FOR = 300.0
 
 #: The states of a job that will not run again.
 FINISHED = ("succeeded", "failed", "cancelled", "aborted")

@@ -24,8 +24,8 @@ from digest import pipeline
 from digest.config import Settings
 from digest.deliver.claims import WORKER_SILENCE, worker_claimant
 from digest.errors import DigestError, StoreError
-from digest.queue import QUEUE, conninfo, ensure_schema
-from digest.queue.connector import RECONNECT_FOR, Connector
+from digest.queue import QUEUE, RECONNECT_FOR, conninfo, ensure_schema
+from digest.queue.connector import Connector
 from digest.store import Store
 from digest.tokens import Tokens
 from digest.transport import Transport
@@ -119,7 +119,8 @@ def build_app(runtime: Runtime) -> Any:
         runtime.send(me, first, last, period)
 
     @app.periodic(cron=RETAKE_CRON)
-    @app.task(name="digest.retake", queue=QUEUE, queueing_lock="digest.retake")
+    # ahead of every waiting shard: a dead worker's shard runs again now, not after the rest
+    @app.task(name="digest.retake", queue=QUEUE, queueing_lock="digest.retake", priority=100)
     async def retake(timestamp: int) -> None:
         """Put back the jobs of workers that stopped beating, wherever they ran."""
         for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=WORKER_SILENCE):
