@@ -75,15 +75,14 @@ keywords = ["reinforcement learning", "reward model"]
         fetch_sources(settings, store)
         addresses = [f"reader{i:02d}@example.org" for i in range(readers)]
         now = datetime.now(UTC)
-        for address in addresses[:1]:  # the first the usual way, the rest in one statement
-            request = subscription(settings, email=address, topics="rl", hour=0)
-            store.add_subscriber(request, status="active", now=now)
-        (first,) = store.subscribers()
-        columns = {c.name for c in subscribers.c} - {"id", "email"}
-        row = {k: v for k, v in dataclasses.asdict(first).items() if k in columns}
-        with write_transaction(store.engine) as conn:
+        if addresses:  # the first the usual way, the rest like it in one statement
+            request = subscription(settings, email=addresses[0], topics="rl", hour=0)
+            first, _ = store.add_subscriber(request, status="active", now=now)
+            columns = {c.name for c in subscribers.c} - {"id", "email"}
+            row = {k: v for k, v in dataclasses.asdict(first).items() if k in columns}
             if addresses[1:]:
-                conn.execute(subscribers.insert(), [{**row, "email": a} for a in addresses[1:]])
+                with write_transaction(store.engine) as conn:
+                    conn.execute(subscribers.insert(), [{**row, "email": a} for a in addresses[1:]])
     finally:
         store.close()
     return config, addresses
