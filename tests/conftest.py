@@ -14,6 +14,7 @@ import email.utils
 import hashlib
 import os
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -390,6 +391,11 @@ class SmtpSink:
     def count(self, recipient: str) -> int:
         with self.lock:
             return sum(recipient in rcpts for _, rcpts, _ in self.messages)
+
+    def per_recipient(self) -> Counter[str]:
+        """How many messages each recipient got (one pass, for runs of thousands)."""
+        with self.lock:
+            return Counter(r for _, rcpts, _ in self.messages for r in rcpts)
 
     def wait_for(self, total: int, timeout: float = 30.0) -> bool:
         with self.received:

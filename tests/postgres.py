@@ -4,16 +4,28 @@
 files. Creating and dropping a database per test costs seconds (a drop waits for a
 checkpoint), so the stores come from a pool: databases copied once from a template at
 the newest schema, emptied between tests. Tests that need a database with nothing in it
-(a store created by the code under test) get a new one, dropped at the end of the run.
+(a store created by the code under test) get a new one: ``DATABASES.empty_database()``,
+dropped at the end of the run, or ``fresh_database()``, dropped when the test is done with
+it (the subprocess tests, whose processes hold connections to the end).
+
+Without a reachable server a test marked ``postgres`` is skipped, saying why (under
+CI=true it fails); ``fresh_database()`` does the same for a test that is not marked.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from itertools import count
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy.engine import make_url
 
 #: The database the store fixtures use: "sqlite" (files in tmp_path) or "postgresql".
@@ -94,6 +106,13 @@ class Databases:
         self.made.append(self._create(f"{self.prefix}_new_{next(self._names)}", None))
         return self.url(self.made[-1])
 
+    def drop(self, url: str) -> None:
+        """Drop a database made by ``empty_database`` now, whoever is still connected."""
+        name = make_url(url).database or ""
+        self._admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if name in self.made:
+            self.made.remove(name)
+
     def end_test(self) -> None:
         """Empty the stores the test used, for the next test."""
         for url in self.in_use.values():
@@ -173,3 +192,98 @@ def _alive(pid: int) -> bool:
 
 
 DATABASES = Databases()
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """A new database with no tables on the test server, dropped on the way out; yields its
+    SQLAlchemy URL. Skips the test, saying why, when the server cannot be reached (fails
+    under CI=true)."""
+    why = DATABASES.unreachable()
+    if why is not None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true runs the PostgreSQL tests, and there is {why}")
+        pytest.skip(f"needs PostgreSQL: {why}")
+    url = DATABASES.empty_database()
+    try:
+        yield url
+    finally:
+        DATABASES.drop(url)
+
+
+class Server:
+    """A PostgreSQL server of the test's own (initdb in a temporary folder, pg_ctl on a free
+    port), for tests that stop or restart the database: never the shared one. initdb refuses
+    to run as root, so as root the server runs as the ``postgres`` user, in a folder it owns.
+    """
+
+    def __init__(self, bin_dir: Path, port: int) -> None:
+        self.bin_dir = bin_dir
+        self.port = port
+        self.home = Path(tempfile.mkdtemp(prefix="digest-test-pg-"))
+        self.data = self.home / "data"
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        self._as: list[str] = []
+        if os.geteuid() == 0:
+            self._as = ["runuser", "-u", "postgres", "--"]
+            shutil.chown(self.home, "postgres", "postgres")
+
+    def _run(self, tool: str, *args: str) -> None:
+        command = [*self._as, str(self.bin_dir / tool), *args]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"{tool} {' '.join(args)}: {done.stdout}{done.stderr}")
+
+    def init(self) -> None:
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.home} -c listen_addresses=127.0.0.1 -c fsync=off"
+        log = str(self.home / "server.log")
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", log, "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def restart(self) -> None:
+        """Stop the server (every connection dropped) and start it again on the same port."""
+        self.stop()
+        self.start()
+
+    def log(self) -> str:
+        path = self.home / "server.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def remove(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            with suppress(RuntimeError):
+                self.stop("immediate")
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def server_binaries() -> Path | None:
+    """The newest PostgreSQL server programs installed (initdb, pg_ctl), if any."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0,
+    )
+    return found[-1].parent if found else None
+
+
+@contextmanager
+def own_server(port: int) -> Iterator[Server]:
+    """A throwaway PostgreSQL server, started, removed on the way out. Skips the test,
+    saying why, when the server programs are not installed (fails under CI=true)."""
+    bin_dir = server_binaries()
+    if bin_dir is None or (os.geteuid() == 0 and shutil.which("runuser") is None):
+        why = "the PostgreSQL server programs (/usr/lib/postgresql/*/bin/initdb, pg_ctl)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true runs the PostgreSQL tests, and there are not {why}")
+        pytest.skip(f"needs {why}: install the postgresql package")
+    server = Server(bin_dir, port)
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        server.remove()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import subprocess
@@ -16,6 +17,8 @@ from conftest import SAMPLE, store_url
 from digest.config import load_settings
 from digest.fetch import fetch_sources
 from digest.store import Store
+from digest.store.database import write_transaction
+from digest.store.schema import subscribers
 from digest.subscribers import subscription
 
 DIGEST = str(Path(sys.executable).with_name("digest"))
@@ -71,9 +74,15 @@ keywords = ["reinforcement learning", "reward model"]
     try:
         fetch_sources(settings, store)
         addresses = [f"reader{i:02d}@example.org" for i in range(readers)]
-        for address in addresses:
-            request = subscription(settings, email=address, topics="rl", hour=0)
-            store.add_subscriber(request, status="active", now=datetime.now(UTC))
+        now = datetime.now(UTC)
+        if addresses:  # the first the usual way, the rest like it in one statement
+            request = subscription(settings, email=addresses[0], topics="rl", hour=0)
+            first, _ = store.add_subscriber(request, status="active", now=now)
+            columns = {c.name for c in subscribers.c} - {"id", "email"}
+            row = {k: v for k, v in dataclasses.asdict(first).items() if k in columns}
+            if addresses[1:]:
+                with write_transaction(store.engine) as conn:
+                    conn.execute(subscribers.insert(), [{**row, "email": a} for a in addresses[1:]])
     finally:
         store.close()
     return config, addresses

@@ -9,10 +9,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from pg import pg_database
+from postgres import fresh_database
 from processes import DIGEST, ENV, ledger, prepare
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 
 class Daemon:
@@ -37,14 +37,17 @@ class Daemon:
                 self.lines.append(line)
                 self.changed.notify_all()
 
-    def says(self, text: str, timeout: float = 60) -> bool:
+    def says(self, text: str, timeout: float = 60, times: int = 1) -> bool:
+        """Whether a line with ``text`` came (``times`` of them) before ``timeout`` seconds."""
         with self.changed:
-            return self.changed.wait_for(lambda: any(text in x for x in self.lines), timeout)
+            return self.changed.wait_for(
+                lambda: sum(text in x for x in self.lines) >= times, timeout
+            )
 
 
 def test_one_schedule_leads_and_the_standby_takes_over_when_it_dies(tmp_path, smtp_sink):
     sink, port = smtp_sink
-    with pg_database() as url:
+    with fresh_database() as url:
         config, addresses = prepare(tmp_path, port, readers=3, daemon=True, url=url)
         first = Daemon(config)
         assert first.says("daemon started"), first.lines
@@ -52,12 +55,15 @@ def test_one_schedule_leads_and_the_standby_takes_over_when_it_dies(tmp_path, sm
         try:
             assert second.says("standby: another digest schedule leads"), second.lines
             assert sink.wait_for(3, timeout=60), "the leader delivered nothing"
+            assert not any("leading:" in line for line in second.lines), second.lines
             first.process.send_signal(signal.SIGKILL)
             first.process.wait(30)
-            # lock_timeout is 8 s in this configuration
-            assert second.says("leading: the previous leader is gone", timeout=8), second.lines
+            # the standby leads only once the leader is gone (how soon, against lock_timeout,
+            # is a figure for the benchmark: the deadline here only bounds a hang)
+            assert second.says("leading: the previous leader is gone", timeout=120), second.lines
             assert second.says("daemon started"), second.lines
             assert second.says("deliver: sent 0,"), second.lines  # a tick of its own
+            assert second.says("deliver: sent 0,", times=3), second.lines  # and more ticks
         finally:
             second.process.send_signal(signal.SIGTERM)
             second.process.wait(60)
@@ -68,7 +74,7 @@ def test_one_schedule_leads_and_the_standby_takes_over_when_it_dies(tmp_path, sm
 
 def test_a_standby_stopped_before_it_leads_exits_cleanly(tmp_path, smtp_sink):
     _, port = smtp_sink
-    with pg_database() as url:
+    with fresh_database() as url:
         config, _ = prepare(tmp_path, port, readers=0, daemon=True, url=url)
         leader = Daemon(config)
         try:
@@ -94,7 +100,7 @@ def test_a_standby_stopped_before_it_leads_exits_cleanly(tmp_path, smtp_sink):
 
 def test_in_queue_mode_the_leader_defers_and_a_worker_sends(tmp_path, smtp_sink):
     sink, port = smtp_sink
-    with pg_database() as url:
+    with fresh_database() as url:
         extra = '[deliver]\nmode = "queue"\nshard_size = 2\n'
         config, addresses = prepare(tmp_path, port, readers=5, daemon=True, url=url, extra=extra)
         leader = Daemon(config)

@@ -3,12 +3,13 @@ their liveness on PostgreSQL, the publish job's stage."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 from conftest import SAMPLE_NOW, fetched_store, sample_config
-from pg import pg_database
+from postgres import fresh_database
 
 from digest import pipeline
 from digest.config import load_settings
@@ -16,6 +17,7 @@ from digest.deliver.claims import Liveness, claimant, worker_claimant
 from digest.errors import ConfigError
 from digest.queue import conninfo, ensure_schema
 from digest.queue.defer import shards
+from digest.queue.worker import ShardStop
 from digest.store import Delivery, Store
 
 
@@ -23,6 +25,15 @@ def test_shards_are_consecutive_id_ranges_of_the_size_given():
     assert shards([9, 1, 2, 5, 7], 2) == [(1, 2), (5, 7), (9, 9)]
     assert shards([], 5000) == []
     assert shards(list(range(1, 10_001)), 5000) == [(1, 5000), (5001, 10_000)]
+
+
+def test_a_shard_that_stops_leaves_its_worker_running():
+    worker = threading.Event()
+    shard, other = ShardStop(worker), ShardStop(worker)
+    shard.set()  # the relay took nothing, or the ledger was lost: this shard ends
+    assert shard.is_set() and not other.is_set() and not worker.is_set()
+    worker.set()  # SIGTERM: every shard ends
+    assert other.is_set()
 
 
 def test_queue_mode_needs_postgresql(tmp_path):
@@ -50,9 +61,10 @@ def _claim(by: str, at: datetime) -> Delivery:
     return Delivery(1, "2026-11-26", "pending", 0, None, "m", (), at, at, by, at)
 
 
-def test_a_worker_claim_is_abandoned_once_its_worker_stops_beating():
+@pytest.mark.postgres
+def test_a_worker_claim_is_abandoned_once_its_worker_stops_beating_or_its_job_moves():
     now = datetime.now(UTC)
-    with pg_database() as url:
+    with fresh_database() as url:
         store = Store.open(url)
         try:
             ensure_schema(store.engine)
@@ -69,6 +81,22 @@ def test_a_worker_claim_is_abandoned_once_its_worker_stops_beating():
             assert not liveness.abandoned(_claim(worker_claimant(alive, "a"), now), now)
             assert liveness.abandoned(_claim(worker_claimant(silent, "b"), now), now)
             assert liveness.abandoned(_claim(worker_claimant(alive + 99, "gone"), now), now)
+            # a shard's claim lives while its worker runs that shard's job; once the job went
+            # back to the queue (the database restarted under it), whoever runs it takes over
+            with store.engine.begin() as conn:
+                job = conn.execute(
+                    sa.text(
+                        "INSERT INTO procrastinate_jobs (queue_name, task_name, args, status, "
+                        "worker_id) VALUES ('digest', 'digest.send', '{}', 'doing', :w) "
+                        "RETURNING id"
+                    ),
+                    {"w": alive},
+                ).scalar_one()
+            mine = _claim(worker_claimant(alive, "a", job), now)
+            assert not Liveness(store.engine, timeout=900).abandoned(mine, now)
+            with store.engine.begin() as conn:
+                conn.execute(sa.text("UPDATE procrastinate_jobs SET status = 'todo'"))
+            assert Liveness(store.engine, timeout=900).abandoned(mine, now)
             # a sender that is not a worker keeps the claim_timeout rule, from any host
             other = "elsewhere:123:1"
             assert not liveness.abandoned(_claim(other, now - timedelta(seconds=60)), now)

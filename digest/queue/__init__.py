@@ -24,6 +24,10 @@ SCHEMA_LOCK = 0x6469_6765_7374_01  # "digest" 1
 #: The queue every job goes to.
 QUEUE = "digest"
 
+#: How long a lost database (a restart) is waited for, by a worker or a waiting
+#: `digest send`, before giving up (seconds).
+RECONNECT_FOR = 300.0
+
 
 def conninfo(url: str) -> str:
     """The libpq connection string of a SQLAlchemy PostgreSQL URL."""

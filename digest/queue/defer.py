@@ -11,8 +11,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from digest.config import Settings
-from digest.queue import QUEUE, conninfo, ensure_schema
+from digest.errors import StoreError
+from digest.queue import QUEUE, RECONNECT_FOR, conninfo, ensure_schema
 from digest.store import Store
+from digest.text import one_line
 
 #: The states of a job that will not run again.
 FINISHED = ("succeeded", "failed", "cancelled", "aborted")
@@ -111,10 +113,23 @@ class Queue:
         on_progress: Callable[[int], None] | None = None,
         every: float = 0.5,
     ) -> Progress:
-        """Until every job finished; ``on_progress`` gets the number newly finished."""
+        """Until every job finished; ``on_progress`` gets the number newly finished. A lost
+        connection (the database restarting) is waited out for ``RECONNECT_FOR`` seconds."""
         seen = 0
+        lost_since: float | None = None
         while True:
-            progress = self.progress(job_ids)
+            try:
+                progress = self.progress(job_ids)
+            except sa.exc.OperationalError as exc:  # the pool reconnects on the next try
+                lost_since = lost_since or time.monotonic()
+                if time.monotonic() - lost_since > RECONNECT_FOR:
+                    raise StoreError(
+                        f"lost the database for {RECONNECT_FOR:.0f} s while waiting for the "
+                        f"jobs: {one_line(str(exc.orig or exc), 200)}"
+                    ) from exc
+                time.sleep(every)
+                continue
+            lost_since = None
             if on_progress and progress.done > seen:
                 on_progress(progress.done - seen)
             seen = progress.done

@@ -1,9 +1,11 @@
 """`digest worker`: runs the queued jobs on any machine that reaches the store.
 
 Each job calls :mod:`digest.pipeline`. A ``send`` shard claims its editions in the
-worker's name (``worker:<id>:<name>``, see :mod:`digest.deliver.claims`). SIGTERM or
-SIGINT stops the worker: a shard being sent finishes the message in flight, records it,
-and goes back to the queue for the rest (any worker picks it up), then the worker exits.
+worker's and the job's name (``worker:<id>/<job>:<name>``, see :mod:`digest.deliver.claims`).
+SIGTERM or SIGINT stops the worker: a shard being sent finishes the message in flight,
+records it, and goes back to the queue for the rest (any worker picks it up), then the
+worker exits. A job that lost the database (a restart) goes back to the queue too, and the
+engine's own queries wait for it (:mod:`digest.queue.connector`).
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+import sqlalchemy as sa
+
 from digest import pipeline
 from digest.config import Settings
 from digest.deliver.claims import WORKER_SILENCE, worker_claimant
-from digest.errors import DigestError
-from digest.queue import QUEUE, conninfo, ensure_schema
+from digest.errors import DigestError, StoreError
+from digest.queue import QUEUE, RECONNECT_FOR, conninfo, ensure_schema
+from digest.queue.connector import Connector
 from digest.store import Store
 from digest.tokens import Tokens
 from digest.transport import Transport
@@ -34,6 +39,18 @@ RETAKE_CRON = "* * * * * */10"
 class ShardUnfinished(DigestError):
     """A shard stopped before its end (the worker stops, or the relay took nothing):
     the job goes back to the queue."""
+
+
+class ShardStop(threading.Event):
+    """One shard's stop: set when the worker stops, or by the shard itself (a relay that
+    takes nothing, a lost ledger), which stops that shard and not the worker."""
+
+    def __init__(self, worker: threading.Event) -> None:
+        super().__init__()
+        self.worker = worker
+
+    def is_set(self) -> bool:
+        return super().is_set() or self.worker.is_set()
 
 
 @dataclass
@@ -66,7 +83,7 @@ class Runtime:
             period_key=period,
             transport=self.transport,
             tokens=self.tokens or Tokens.from_environment(),
-            stop=self.stopping,
+            stop=ShardStop(self.stopping),
         )
         log.info("send %d-%d: %s", first, last, report.summary())
         if report.stopped:
@@ -79,26 +96,31 @@ def build_app(runtime: Runtime) -> Any:
     """The engine's app with the jobs registered, bound to ``runtime``."""
     import procrastinate
 
-    app = procrastinate.App(
-        connector=procrastinate.PsycopgConnector(conninfo=conninfo(runtime.settings.store.url))
+    url = runtime.settings.store.url
+    app = procrastinate.App(connector=Connector(conninfo=conninfo(url), stopping=runtime.stopping))
+    # a job that lost the database (a restart) runs again once it answers
+    lost = {sa.exc.OperationalError}
+    retry = procrastinate.RetryStrategy(
+        max_attempts=50, wait=2, retry_exceptions={ShardUnfinished, *lost}
     )
-    retry = procrastinate.RetryStrategy(max_attempts=50, wait=2, retry_exceptions={ShardUnfinished})
+    again = procrastinate.RetryStrategy(max_attempts=50, wait=2, retry_exceptions=lost)
 
-    @app.task(name="digest.fetch", queue=QUEUE)
+    @app.task(name="digest.fetch", queue=QUEUE, retry=again)
     def fetch(source: str) -> None:
         runtime.fetch(source)
 
-    @app.task(name="digest.publish", queue=QUEUE)
+    @app.task(name="digest.publish", queue=QUEUE, retry=again)
     def publish(day: str) -> None:
         runtime.publish(day)
 
     @app.task(name="digest.send", queue=QUEUE, pass_context=True, retry=retry)
     def send(context: Any, first: int, last: int, period: str | None = None) -> None:
-        me = worker_claimant(context.job.worker_id, context.worker_name)
+        me = worker_claimant(context.job.worker_id, context.worker_name, context.job.id)
         runtime.send(me, first, last, period)
 
     @app.periodic(cron=RETAKE_CRON)
-    @app.task(name="digest.retake", queue=QUEUE, queueing_lock="digest.retake")
+    # ahead of every waiting shard: a dead worker's shard runs again now, not after the rest
+    @app.task(name="digest.retake", queue=QUEUE, queueing_lock="digest.retake", priority=100)
     async def retake(timestamp: int) -> None:
         """Put back the jobs of workers that stopped beating, wherever they ran."""
         for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=WORKER_SILENCE):
@@ -150,3 +172,8 @@ async def _work(app: Any, runtime: Runtime, concurrency: int, name: str | None) 
         except asyncio.CancelledError:
             if not runtime.stopping.is_set():
                 raise
+        if not runtime.stopping.is_set():  # the engine stopped on its own: say so, exit 1
+            raise StoreError(
+                "the worker stopped on its own (the log above says why; the database is "
+                f"waited for {RECONNECT_FOR:.0f} s): start it again"
+            )
