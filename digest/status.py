@@ -58,6 +58,8 @@ class Status:
     deliveries: dict[str, dict[str, int]] = field(default_factory=dict)
     subscribers: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    #: Worth knowing, nothing to fix: no effect on the exit code.
+    notices: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         def stamp(value: datetime | None) -> str | None:
@@ -82,6 +84,7 @@ class Status:
             "deliveries": self.deliveries,
             "subscribers": self.subscribers,
             "problems": self.problems,
+            "notices": self.notices,
         }
 
     def lines(self, zone: str) -> list[str]:
@@ -123,6 +126,9 @@ class Status:
         out.append(f"Subscribers: {text}")
         out.append("Problems:" if self.problems else "Problems: none")
         out.extend(f"  {problem}" for problem in self.problems)
+        if self.notices:
+            out.append("Notices:")
+            out.extend(f"  {notice}" for notice in self.notices)
         return out
 
 
@@ -178,6 +184,7 @@ def gather(
             )
         ]
     status.problems = problems(settings, readers, environ)
+    status.notices = notices(settings, readers)
     return status
 
 
@@ -226,9 +233,7 @@ def problems(
     found: list[str] = []
     known = {t.slug for t in settings.topics}
     orphaned: Counter[str] = Counter()
-    read: set[str] = set()
     for _, topics in readers:
-        read.update(topics)
         for slug in topics:
             if slug not in known:
                 orphaned[slug] += 1
@@ -237,9 +242,6 @@ def problems(
             f"{count} subscriber(s) follow topic {slug!r}, which is no longer configured: "
             "their editions lose it (add it back to [[topics]], or change their topics)"
         )
-    unread = [t.slug for t in settings.topics if t.slug not in read]
-    if unread:
-        found.append(f"topics nobody reads: {', '.join(unread)}")
     try:
         Tokens.from_environment(environ)
     except DigestError as exc:
@@ -250,10 +252,31 @@ def problems(
             f"{smtp.password_env} is not set: [mail.smtp] username = {smtp.username!r} "
             "cannot log in without its password"
         )
-    domain = parseaddr(settings.sender)[1].rpartition("@")[2].strip("[]")
-    if local_host(domain):
-        found.append(
-            f"the From address {settings.sender!r} is on {domain}: no mail server accepts it "
-            'from outside; set [mail] from = "Name <digest@your.domain>"'
-        )
+    if settings.mail.transport == "smtp" and (local := _local_sender(settings)):
+        found.append(local)
     return found
+
+
+def notices(settings: Settings, readers: list[tuple[str, tuple[str, ...]]]) -> list[str]:
+    """What an operator may want to know, one line each; nothing here is an error."""
+    found: list[str] = []
+    read = {slug for _, topics in readers for slug in topics}
+    unread = [t.slug for t in settings.topics if t.slug not in read]
+    if unread:
+        found.append(
+            f"topics no subscriber follows by email: {', '.join(unread)} "
+            "(their pages and feeds are still published)"
+        )
+    if settings.mail.transport != "smtp" and (local := _local_sender(settings)):
+        found.append(local + " before mail goes through a relay")
+    return found
+
+
+def _local_sender(settings: Settings) -> str | None:
+    domain = parseaddr(settings.sender)[1].rpartition("@")[2].strip("[]")
+    if not local_host(domain):
+        return None
+    return (
+        f"the From address {settings.sender!r} is on {domain}: no mail server accepts it "
+        'from outside; set [mail] from = "Name <digest@your.domain>"'
+    )

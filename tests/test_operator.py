@@ -41,8 +41,10 @@ def test_status_shows_the_state_of_things_and_the_problems(workdir, capsys, monk
         {"topic": "nlp", "period": None, "built_at": None, "relevant": None},
     ]
     assert found["daemon"] == {"running": None, "next_runs": []}
+    assert found["notices"] == [
+        "topics no subscriber follows by email: rl, nlp (their pages and feeds are still published)"
+    ]
     assert found["problems"] == [
-        "topics nobody reads: rl, nlp",
         "DIGEST_SECRET is not set: the links in emails are signed with it "
         "(e.g. export DIGEST_SECRET=$(openssl rand -hex 32))",
     ]
@@ -111,6 +113,16 @@ def test_a_from_address_on_localhost_is_a_problem_and_the_default_is_no_bare_ip(
         CONFIG.replace("https://papers.example.org", "http://127.0.0.1:8000"),
     )
     code, found = status_json(capsys)
+    assert code == 0 and found["problems"] == []  # the outbox sends nothing anywhere
+    assert found["notices"][-1].startswith(
+        "the From address 'Paper Digest <digest@localhost>' is on localhost: "
+    )
+    write_config(
+        workdir / "digest.toml",
+        '[mail]\ntransport = "smtp"\n'
+        + CONFIG.replace("https://papers.example.org", "http://127.0.0.1:8000"),
+    )
+    code, found = status_json(capsys)
     assert code == 1 and found["problems"][-1].startswith(
         "the From address 'Paper Digest <digest@localhost>' is on localhost: "
     )
@@ -119,6 +131,38 @@ def test_a_from_address_on_localhost_is_a_problem_and_the_default_is_no_bare_ip(
     relay = {"mail": {"transport": "smtp", "smtp": {"username": "me@lab.example.org"}}}
     assert parse_settings({**site, **relay}).sender == "Paper Digest <me@lab.example.org>"
     assert parse_settings({}).sender == "Paper Digest <digest@localhost>"
+
+
+def test_a_site_on_an_internationalized_domain_sends_mail_with_that_domain_idna_encoded(
+    workdir, capsys, monkeypatch
+):
+    monkeypatch.setenv("DIGEST_SECRET", SECRET)
+    write_config(
+        workdir / "digest.toml",
+        CONFIG.replace("https://papers.example.org", "https://bücher.example"),
+    )
+    assert digest("fetch") == 0
+    assert digest("subscribers", "add", "ada@example.org", "--topics", "rl", "--active") == 0
+    assert digest("send") == 0, capsys.readouterr()
+    [mail] = (workdir / "outbox").glob("*.eml")
+    message = email.message_from_bytes(mail.read_bytes(), policy=email.policy.default)
+    assert message["From"] == "Paper Digest <digest@xn--bcher-kva.example>"
+    assert message["Message-ID"].endswith("@xn--bcher-kva.example>")
+    assert message["List-Id"].endswith(".xn--bcher-kva.example>")
+    assert "mailto:unsubscribe@xn--bcher-kva.example" in message["List-Unsubscribe"]
+
+    # a From address on such a domain is taken as written and sent encoded; a non-ASCII
+    # part before the @ is refused when the settings load, in one line
+    write_config(
+        workdir / "digest.toml",
+        '[mail]\nfrom = "Bücher Lab <digest@bücher.example>"\n' + CONFIG,
+    )
+    assert digest("test-email", "--to", "ada@example.org") == 0
+    assert "from Bücher Lab <digest@xn--bcher-kva.example>" in capsys.readouterr().out
+    write_config(workdir / "digest.toml", '[mail]\nfrom = "Lab <jörg@bücher.example>"\n' + CONFIG)
+    assert digest("status") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'mail.from': the part before the @ must be ASCII" in err
 
 
 def smtp_config(port: int, security: str = "none", extra: str = "") -> str:

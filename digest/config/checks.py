@@ -61,10 +61,19 @@ def check_address(value: str | None, *, named: bool = False) -> str | None:
         if not address or "\n" in value or "\r" in value or len(getaddresses([value])) != 1:
             raise ValueError(f'not a mail address or "Name <address>", got {value!r}')
     try:
-        validate_email(address, check_deliverability=False)
+        found = validate_email(address, check_deliverability=False)
     except EmailNotValidError as exc:
         raise ValueError(f"not a valid mail address ({exc}), got {value!r}") from None
-    return value
+    if found.ascii_email is None:
+        raise ValueError(
+            f"the part before the @ must be ASCII here (servers without SMTPUTF8 refuse it), "
+            f"got {value!r}"
+        )
+    if address.isascii():
+        return value
+    # an internationalized domain goes into messages IDNA-encoded, as mail servers take it
+    local, _, _ = address.rpartition("@")
+    return value.replace(address, f"{local}@{found.ascii_domain}")
 
 
 def local_host(host: str) -> bool:

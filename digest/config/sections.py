@@ -3,11 +3,13 @@ file and the README show (``digest.config.starter`` renders them)."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 from email.utils import formataddr
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import idna
 from pydantic import Field, field_validator, model_validator
 
 from digest import __version__
@@ -381,7 +383,13 @@ class Settings(Section):
 
     @property
     def site_host(self) -> str:
-        return urlsplit(self.site.base_url).hostname or "localhost"
+        """The site's host as mail carries it: an internationalized name IDNA-encoded."""
+        host = urlsplit(self.site.base_url).hostname or "localhost"
+        if not host.isascii():
+            # a name idna refuses stays as written (links use base_url itself)
+            with contextlib.suppress(idna.IDNAError):
+                host = idna.encode(host, uts46=True).decode("ascii")
+        return host
 
     @property
     def unsubscribe_address(self) -> str:
