@@ -213,8 +213,8 @@ def _window_ends(url: str, subscribers: int) -> dict[str, Any]:
             ends = store.last_window_ends()
             whole.append(time.perf_counter() - start)
         assert len(ends) == subscribers - subscribers // 17  # the rest only ever failed
-        shard = []
-        for first in range(1, min(subscribers, 50_000), 5000):
+        shard = []  # one call per shard of 5,000, over every subscriber: a planner's tick
+        for first in range(1, subscribers + 1, 5000):
             start = time.perf_counter()
             store.last_window_ends((first, first + 4999))
             shard.append(time.perf_counter() - start)
@@ -226,6 +226,11 @@ def _window_ends(url: str, subscribers: int) -> dict[str, Any]:
         "rows": subscribers * PERIODS,
         "build_s": round(built, 1),
         "whole_s_best": round(min(whole), 3),
+        # the figure (under 100 ms): one call, for one shard of 5,000 subscribers
         "shard_5000_ms_median": round(statistics.median(shard) * 1000, 1),
+        "shard_5000_ms_max": round(max(shard) * 1000, 1),
+        "shard_5000_under_100_ms": max(shard) < 0.1,
+        # a whole tick as the planner makes it: every shard's call in turn
+        "tick_by_shards_s": round(sum(shard), 2),
         "plan": plan,
     }

@@ -3,10 +3,13 @@ processes against PostgreSQL on this machine.
 
 For each worker count, a fresh database with N subscribers over 300 topics and 2,000 new
 papers (as `bench deliver`), `[deliver] mode = "queue"`, a local SMTP sink in its own
-process, and `digest send` deferring the shards and waiting for them. Reported, in one
-run: messages per second end to end (shards composed and sent by the workers), CPU per
-message summed over every worker (user + system, from wait4), PostgreSQL commits per
-message (pg_stat_database), and the commit latency of one small autocommit insert.
+process, and `digest send` planning the run (each topic ranked once, the rankings kept in
+the store), deferring the shards and waiting for them. First the baseline: the same
+`digest send` inline (`mode = "inline"`, no workers) on a database of its own. Reported,
+in one run: messages per second end to end (planning included) and while sending (first
+ledger claim to last message recorded), CPU per message summed over every worker (user +
+system, from wait4) and the planner's CPU, PostgreSQL commits per message
+(pg_stat_database), and the commit latency of one small autocommit insert.
 
 Two cores cannot show the speed-up of more machines: bench/README.md turns the CPU per
 message, commits per message and relay rate into the projection for 1,000,000 digests.
@@ -56,14 +59,33 @@ def _commit_latency(url: str, count: int = 300) -> float:
         return (time.perf_counter() - start) / count * 1000
 
 
+def _cpu(process: subprocess.Popen) -> float:
+    """Wait for ``process``; its CPU seconds (user + system)."""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _sending(url: str) -> float:
+    """Seconds from the first ledger claim to the last message recorded sent."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT extract(epoch FROM max(sent_at) - min(claimed_at)) FROM deliveries"
+        ).fetchone()
+    return float(row[0]) if row and row[0] is not None else 0.0
+
+
 def _one(workers: int, count: int, papers: list, sink: Sink) -> dict:
+    """``workers`` worker processes and `digest send` in queue mode; with 0 workers, the
+    inline path (`digest send` sending itself) on the same kind of database: the baseline."""
     name = f"digest_bench_{secrets.token_hex(4)}"
     with psycopg.connect(SERVER, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     workdir = Path(tempfile.mkdtemp(prefix="digest-bench-scale-"))
     url = SERVER.rsplit("/", 1)[0] + f"/{name}"
     try:
-        extra = f'[deliver]\nmode = "queue"\nshard_size = {SHARD}\n'
+        mode = "queue" if workers else "inline"
+        extra = f'[deliver]\nmode = "{mode}"\nshard_size = {SHARD}\n'
         config = _setup(workdir, count, sink.port, papers, url.replace("://", "+psycopg://"), extra)
         env = {**os.environ, "DIGEST_SECRET": SECRET, "PYTHONWARNINGS": "ignore"}
         command = [DIGEST, "--config", str(config)]
@@ -79,28 +101,34 @@ def _one(workers: int, count: int, papers: list, sink: Sink) -> dict:
             )
             for i in range(workers)
         ]
-        waited = subprocess.run([*command, "send"], env=env, capture_output=True, text=True)
+        planner = subprocess.Popen(
+            [*command, "send"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        planner_cpu = _cpu(planner)
         seconds = time.perf_counter() - start
-        cpu = 0.0
         for process in pool:
             process.send_signal(signal.SIGTERM)
-        for process in pool:
-            _, status, usage = os.wait4(process.pid, 0)
-            process.returncode = os.waitstatus_to_exitcode(status)
-            cpu += usage.ru_utime + usage.ru_stime
+        cpu = sum(_cpu(process) for process in pool) if pool else planner_cpu
         sent = sink.count() - before
         time.sleep(1.5)  # PostgreSQL publishes its counters about once a second
         commits = _commits(name) - commits
+        sending = _sending(url)
         latency = _commit_latency(url)
         return {
             "workers": workers,
             "sent": sent,
             "seconds": round(seconds, 2),
             "msg_per_s": round(sent / seconds, 1),
+            "sending_s": round(sending, 2),
+            "sending_msg_per_s": round(sent / sending, 1) if sending else None,
             "cpu_ms_per_msg": round(cpu / max(1, sent) * 1000, 3),
-            "commits_per_msg": round(commits / max(1, sent), 3),
+            "planner_cpu_s": round(planner_cpu, 2),
+            "total_cpu_ms_per_msg": round(
+                (cpu + (planner_cpu if pool else 0.0)) / max(1, sent) * 1000, 3
+            ),
+            "commits_per_msg": round(commits / max(1, sent), 4),
             "commit_latency_ms": round(latency, 3),
-            "send_ok": waited.returncode == 0,
+            "send_ok": planner.returncode == 0,
         }
     finally:
         with psycopg.connect(SERVER, autocommit=True) as admin:
@@ -113,27 +141,40 @@ def run(quick: bool = False) -> dict:
     papers = _papers()
     sink = Sink()
     try:
-        rows = [_one(n, count, papers, sink) for n in (1, 2, 3)]
+        rows = [_one(n, count, papers, sink) for n in (0, 1, 2, 3)]
     finally:
         sink.close()
-    one = rows[0]["cpu_ms_per_msg"]
+    one = rows[1]["cpu_ms_per_msg"]
     figures = {
         "when": datetime.now(UTC).isoformat(),
+        "load": os.getloadavg(),
         "subscribers": count,
         "shard_size": SHARD,
         "runs": rows,
-        "cpu_ratio_to_one_worker": [round(r["cpu_ms_per_msg"] / one, 3) for r in rows],
+        "cpu_ratio_to_one_worker": [round(r["cpu_ms_per_msg"] / one, 3) for r in rows[1:]],
     }
     print(
         table(
-            ["workers", "sent", "s", "msg/s", "CPU ms/msg", "commits/msg", "commit ms"],
+            [
+                "workers",
+                "sent",
+                "s",
+                "msg/s",
+                "sending msg/s",
+                "CPU ms/msg",
+                "planner CPU s",
+                "commits/msg",
+                "commit ms",
+            ],
             [
                 [
-                    r["workers"],
+                    r["workers"] or "inline",
                     r["sent"],
                     r["seconds"],
                     r["msg_per_s"],
+                    r["sending_msg_per_s"],
                     r["cpu_ms_per_msg"],
+                    r["planner_cpu_s"],
                     r["commits_per_msg"],
                     r["commit_latency_ms"],
                 ]
@@ -141,5 +182,6 @@ def run(quick: bool = False) -> dict:
             ],
         )
     )
+    print(f"CPU of N workers / one worker's: {figures['cpu_ratio_to_one_worker']}")
     print(f"saved {save('scale', figures)}")
     return figures

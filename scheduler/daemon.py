@@ -335,7 +335,8 @@ class Daemon:
                     transport=self.transport,
                     tokens=self.tokens,
                 )
-                log.info("deliver: deferred %d send jobs", len(self.queue.defer_send()))
+                jobs = self.queue.defer_send(now=self.clock())
+                log.info("deliver: deferred %d send jobs", len(jobs))
             return
         started = time.perf_counter()
         report = None

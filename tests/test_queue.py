@@ -11,14 +11,18 @@ import sqlalchemy as sa
 from conftest import SAMPLE_NOW, fetched_store, sample_config
 from postgres import fresh_database
 
+import digest.compose.personal
 from digest import pipeline
 from digest.config import load_settings
 from digest.deliver.claims import Liveness, claimant, worker_claimant
+from digest.deliver.prepare import prepare
+from digest.deliver.shared import share_run
 from digest.errors import ConfigError
 from digest.queue import conninfo, ensure_schema
 from digest.queue.defer import shards
 from digest.queue.worker import ShardStop
 from digest.store import Delivery, Store
+from digest.subscribers import subscription
 
 
 def test_shards_are_consecutive_id_ranges_of_the_size_given():
@@ -115,3 +119,67 @@ def test_the_publish_job_rebuilds_one_day(tmp_path):
         store.close()
     assert composition.period.key == "2026-11-26"
     assert (tmp_path / "site" / "index.html").exists()
+
+
+RUN_AT = SAMPLE_NOW + timedelta(hours=1)
+
+
+def _readers(settings, store, count: int, **options) -> None:
+    topics = ["rl", "nlp", "vision", "rl,vision"]
+    for i in range(count):
+        request = subscription(
+            settings, email=f"r{i}@example.org", topics=topics[i % len(topics)], **options
+        )
+        store.add_subscriber(request, status="active", now=SAMPLE_NOW - timedelta(days=1))
+
+
+def _editions(settings, store, shard, saved):
+    jobs = prepare(settings, store, now=RUN_AT, shard=shard, saved=saved).jobs
+    return {j.due.subscriber.email: j.papers for j in jobs}
+
+
+def test_a_shard_composes_from_the_rankings_its_run_kept_without_ranking(tmp_path, monkeypatch):
+    settings = sample_config(tmp_path, deliver={"shard_size": 3})
+    store = fetched_store(settings)
+    try:
+        _readers(settings, store, 7, hour=0)
+        ranges = share_run(settings, store, RUN_AT)
+        assert ranges == [(1, 3), (4, 6), (7, 7)]
+        assert store.rankings(RUN_AT)  # kept for the shards, under the run's moment
+        ranked_here = {r: _editions(settings, store, r, saved=False) for r in ranges}
+        assert all(ranked_here.values())
+
+        def no_ranking(*args, **kwargs):
+            raise AssertionError("a shard ranked although its run kept the rankings")
+
+        monkeypatch.setattr(digest.compose.personal, "rank_topic", no_ranking)
+        for shard, editions in ranked_here.items():
+            assert _editions(settings, store, shard, saved=True) == editions
+    finally:
+        store.close()
+
+
+def test_a_shard_whose_rankings_are_gone_ranks_itself(tmp_path):
+    settings = sample_config(tmp_path, deliver={"shard_size": 5})
+    store = fetched_store(settings)
+    try:
+        _readers(settings, store, 4, hour=0)
+        assert share_run(settings, store, RUN_AT) == [(1, 4)]
+        expected = _editions(settings, store, (1, 4), saved=True)
+        assert store.prune_rankings(RUN_AT + timedelta(seconds=1)) > 0
+        assert store.rankings(RUN_AT) == []
+        assert _editions(settings, store, (1, 4), saved=True) == expected
+        assert len(expected) == 4 and all(expected.values())
+    finally:
+        store.close()
+
+
+def test_the_planner_defers_no_shard_when_nobody_is_due(tmp_path):
+    settings = sample_config(tmp_path, deliver={"shard_size": 2})
+    store = fetched_store(settings)
+    try:
+        _readers(settings, store, 3, hour=23)  # their send hour has not come at RUN_AT
+        assert share_run(settings, store, RUN_AT) == []
+        assert store.rankings(RUN_AT) == []
+    finally:
+        store.close()

@@ -96,7 +96,7 @@ def _send_queued(app: App, period: str | None, no_wait: bool) -> None:
 
     queue = Queue(app.settings, app.store)
     try:
-        jobs = queue.defer_send(period)
+        jobs = queue.defer_send(period, now=_now())
         click.echo(f"Deferred {len(jobs)} send jobs (shards of {app.settings.deliver.shard_size}).")
         if no_wait or not jobs:
             return
@@ -159,14 +159,32 @@ def deliveries(app: App, period: str | None, fmt: str) -> None:
 
 @click.command("run")
 @click.option("--dry-run", is_flag=True, help="Fetch, then show what would be sent.")
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help='With [deliver] mode = "queue": defer the shards and exit without waiting.',
+)
 @pass_app
-def run_command(app: App, dry_run: bool) -> None:
+def run_command(app: App, dry_run: bool, no_wait: bool) -> None:
     """Fetch every source; if anything new arrived, rebuild today's editions, the archive
-    and the feeds (in [site] out_dir); then send whatever is due now.
+    and the feeds (in [site] out_dir); then send whatever is due now. With [deliver]
+    mode = "queue" the sending is deferred to the `digest worker` processes, one job per
+    shard, as `digest send` does (and waited for, unless --no-wait).
 
     Example: digest run
     """
-    from digest.pipeline import run
+    from digest.pipeline import confirm, fetch_and_publish, run
+
+    if app.settings.deliver.mode == "queue" and not dry_run:
+        now = _now()
+        fetched = fetch_and_publish(
+            app.settings, app.store, now=now, on_source=lambda r: click.echo(r.summary())
+        )
+        confirm(app.settings, app.store, now=now)
+        _send_queued(app, None, no_wait)
+        if any(r.failed for r in fetched.sources):
+            raise click.exceptions.Exit(1)
+        return
 
     with _progress() as bar:
         report = run(

@@ -85,6 +85,26 @@ class SharedRankings:
                     r for r in ranking.ranked if r.picked or r.duplicate_of
                 ]
                 self.relevant[(slug, since)] = ranking.relevant
+        self._caches()
+
+    @classmethod
+    def restored(
+        cls,
+        settings: Settings,
+        entries: dict[tuple[str, datetime], list[Pick]],
+        relevant: dict[tuple[str, datetime], int],
+        first_seen: list[datetime],
+    ) -> SharedRankings:
+        """Rankings made earlier (by another process of the same run), without ranking."""
+        shared = cls.__new__(cls)
+        shared.settings = settings
+        shared.topics = {t.slug: t for t in settings.topics}
+        shared.first_seen = sorted(first_seen)
+        shared.entries, shared.relevant = dict(entries), dict(relevant)
+        shared._caches()
+        return shared
+
+    def _caches(self) -> None:
         self._sections: dict[tuple[str, datetime, int], Section] = {}
         self._tops: dict[tuple[str, datetime], _Top] = {}
         self._arrived: dict[tuple[datetime, datetime], int] = {}

@@ -29,7 +29,7 @@ from digest.store import Store
 from digest.tokens import Tokens
 from digest.transport import Transport, transport_for
 
-__all__ = ["SendReport", "send_due"]
+__all__ = ["SendReport", "prune_ledger", "send_due"]
 
 log = logging.getLogger(__name__)
 
@@ -51,20 +51,23 @@ def send_due(
     claimant: str | None = None,
 ) -> SendReport:
     """Send every edition that is due at ``now`` (or for the period ``period_key``);
-    ``shard``: only to the subscribers with ids in that range (both ends included);
-    ``claimant``: the name the ledger claims carry (default: this host and process)."""
+    ``shard``: only to the subscribers with ids in that range (both ends included), the
+    editions composed from the rankings the run kept in the store, and the ledger's
+    retention left to the process that deferred the shards; ``claimant``: the name the
+    ledger claims carry (default: this host and process)."""
     prepared = prepare(
-        settings, store, now=now, period_key=period_key, limit=limit, shard=shard, me=claimant
+        settings,
+        store,
+        now=now,
+        period_key=period_key,
+        limit=limit,
+        shard=shard,
+        me=claimant,
+        saved=shard is not None,
     )
     report = prepared.report
-    if settings.mail.retention_days and not dry_run:
-        pruned = store.prune_deliveries(now - timedelta(days=settings.mail.retention_days))
-        if pruned:
-            log.info(
-                "deleted %d delivery ledger rows older than %d days",
-                pruned,
-                settings.mail.retention_days,
-            )
+    if shard is None and not dry_run:
+        prune_ledger(settings, store, now)
     if dry_run:
         report.planned = [
             (j.due.subscriber.email, j.due.period.key, len(j.papers)) for j in prepared.jobs
@@ -86,3 +89,16 @@ def send_due(
     )
     dispatcher.run(prepared.jobs)
     return report
+
+
+def prune_ledger(settings: Settings, store: Store, now: datetime) -> None:
+    """Apply ``[mail] retention_days`` to the ledger (each subscriber's latest row stays)."""
+    if not settings.mail.retention_days:
+        return
+    pruned = store.prune_deliveries(now - timedelta(days=settings.mail.retention_days))
+    if pruned:
+        log.info(
+            "deleted %d delivery ledger rows older than %d days",
+            pruned,
+            settings.mail.retention_days,
+        )

@@ -42,6 +42,14 @@ class Plan:
     done: int = 0
 
 
+def shards(ids: Sequence[int], size: int) -> list[tuple[int, int]]:
+    """Consecutive ranges of ``size`` ids each (the ids sorted), as (first, last)."""
+    ordered = sorted(ids)
+    return [
+        (ordered[i], ordered[min(i + size, len(ordered)) - 1]) for i in range(0, len(ordered), size)
+    ]
+
+
 def send_moment(subscriber: Recipient, period: Period) -> datetime:
     day = period.first_day
     if subscriber.frequency == "weekly":
@@ -84,8 +92,13 @@ def plan(
             timing[key] = found
         if found[0] is not None and found[1] is not None:
             periods[sub.id], moments[sub.id] = found[0], found[1]
-    rows = store.delivery_rows([p.key for p in periods.values()])
-    last_end = store.last_window_ends()
+    keys = sorted({p.key for p in periods.values()})
+    rows: dict[tuple[int, str], Delivery] = {}
+    last_end: dict[int, datetime] = {}
+    for id_range in shards(list(periods), settings.deliver.shard_size):
+        # by id range, as the shards go: never the whole ledger at once
+        rows.update(store.delivery_rows(keys, id_range))
+        last_end.update(store.last_window_ends(id_range))
     alive = Liveness(store.engine, settings.mail.claim_timeout, claimant)
     for sub in active:
         period = periods.get(sub.id)

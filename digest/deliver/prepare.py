@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from digest.compose import Edition
-from digest.compose.personal import SharedRankings, personal_edition, stored_edition
+from digest.compose.personal import personal_edition, stored_edition
 from digest.config import Settings
 from digest.deliver.plan import Due, Plan, plan
 from digest.deliver.report import SendReport
+from digest.deliver.shared import needs_of, rankings_for
 from digest.store import Store
 
 
@@ -46,14 +47,14 @@ def prepare(
     schedule: Plan | None = None,
     shard: tuple[int, int] | None = None,
     me: str | None = None,
+    saved: bool = False,
 ) -> Prepared:
     """Plan the run (unless ``schedule`` is that plan) and compose every due edition:
-    each topic ranked once per window, every subscriber's choice made from those."""
+    each topic ranked once per window (``saved``: read from the rankings the run kept in
+    the store, see :mod:`digest.deliver.shared`), every subscriber's choice made from those."""
     report = SendReport()
     if schedule is None:
-        chosen = None
-        if shard is not None:
-            chosen = [r for r in store.recipients() if shard[0] <= r.id <= shard[1]]
+        chosen = store.recipients(shard) if shard is not None else None
         schedule = plan(
             settings, store, now, period_key=period_key, subscribers=chosen, claimant=me
         )
@@ -61,13 +62,8 @@ def prepare(
     report.skipped += [(s.email, reason) for s, reason in schedule.skipped]
     if not schedule.due:
         return Prepared(report, [])
-    needs = {
-        (d.existing.window_start if d.existing else d.window_start, t)
-        for d in schedule.due
-        for t in d.subscriber.topics
-    }
     with _paused_gc():
-        shared = SharedRankings(settings, store, needs, now, now)
+        shared = rankings_for(settings, store, needs_of(schedule.due), now, saved=saved)
         jobs: list[Job] = []
         for due in schedule.due:
             sub = due.subscriber

@@ -3,29 +3,31 @@ ticks do instead of the work itself."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from digest.config import Settings
+from digest.deliver import prune_ledger
+from digest.deliver.plan import shards
+from digest.deliver.shared import share_run
 from digest.errors import StoreError
 from digest.queue import QUEUE, RECONNECT_FOR, conninfo, ensure_schema
 from digest.store import Store
+from digest.store.database import write_transaction
 from digest.text import one_line
+
+__all__ = ["FINISHED", "Progress", "Queue", "shards"]
+
+log = logging.getLogger(__name__)
 
 #: The states of a job that will not run again.
 FINISHED = ("succeeded", "failed", "cancelled", "aborted")
-
-
-def shards(ids: Sequence[int], size: int) -> list[tuple[int, int]]:
-    """Consecutive ranges of ``size`` ids each (the ids sorted), as (first, last)."""
-    ordered = sorted(ids)
-    return [
-        (ordered[i], ordered[min(i + size, len(ordered)) - 1]) for i in range(0, len(ordered), size)
-    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,15 +80,42 @@ class Queue:
                 return self._defer(task, lock, **kwargs)
             return int(found)
 
-    def defer_send(self, period_key: str | None = None) -> list[int]:
-        """One ``send`` job per shard of the active subscribers; their job ids."""
-        ids = [r.id for r in self.store.recipients()]
+    def defer_send(self, period_key: str | None = None, now: datetime | None = None) -> list[int]:
+        """One ``send`` job per shard of the active subscribers with anyone due at ``now``
+        (their run's rankings made here once and kept for them); their job ids. Applies
+        the retention of the ledger and of finished jobs first."""
+        moment = now or datetime.now(UTC)
+        self.prune(moment)
+        at = moment.isoformat()
         return [
             self._defer(
-                "digest.send", f"send:{first}-{last}", first=first, last=last, period=period_key
+                "digest.send",
+                f"send:{first}-{last}",
+                first=first,
+                last=last,
+                period=period_key,
+                at=at,
             )
-            for first, last in shards(ids, self.settings.deliver.shard_size)
+            for first, last in share_run(self.settings, self.store, moment, period_key)
         ]
+
+    def prune(self, now: datetime) -> None:
+        """``[mail] retention_days`` for the ledger and for the engine's finished jobs."""
+        prune_ledger(self.settings, self.store, now)
+        days = self.settings.mail.retention_days
+        if not days:
+            return
+        with write_transaction(self.store.engine) as conn:
+            gone = conn.execute(
+                sa.text(
+                    "DELETE FROM procrastinate_jobs j WHERE j.status::text IN :done "
+                    "AND NOT EXISTS (SELECT 1 FROM procrastinate_events e "
+                    "WHERE e.job_id = j.id AND e.at >= :before)"
+                ).bindparams(sa.bindparam("done", expanding=True)),
+                {"done": list(FINISHED), "before": now - timedelta(days=days)},
+            ).rowcount
+        if gone:
+            log.info("deleted %d finished jobs older than %d days", gone, days)
 
     def defer_fetch(self, source: str) -> int:
         return self._defer("digest.fetch", f"fetch:{source}", source=source)

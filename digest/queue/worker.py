@@ -32,8 +32,15 @@ from digest.transport import Transport
 
 log = logging.getLogger("digest.worker")
 
-#: How often any worker looks for jobs whose worker stopped beating (cron, seconds last).
-RETAKE_CRON = "* * * * * */10"
+#: How often every worker looks for jobs whose worker stopped beating (seconds): with
+#: :data:`WORKER_SILENCE`, a dead worker's shard runs again within a minute.
+RETAKE_EVERY = 10.0
+#: How often an idle worker asks for jobs besides the database's notifications (seconds):
+#: a job put back (retried, or retaken) is not notified, so it waits at most this long.
+POLL_EVERY = 5.0
+#: How often a running job is checked for an abort request: never asked for here, so
+#: rarely (each check is a query).
+ABORT_POLL_EVERY = 300.0
 
 
 class ShardUnfinished(DigestError):
@@ -72,13 +79,13 @@ class Runtime:
         composition = pipeline.publish_day(self.settings, self.store, date.fromisoformat(day))
         log.info("publish %s: %d topic editions", day, len(composition.rankings))
 
-    def send(self, me: str, first: int, last: int, period: str | None) -> None:
+    def send(self, me: str, first: int, last: int, period: str | None, at: str | None) -> None:
         report = pipeline.send_shard(
             self.settings,
             self.store,
             first,
             last,
-            now=datetime.now(UTC),
+            now=datetime.fromisoformat(at) if at else datetime.now(UTC),
             claimant=me,
             period_key=period,
             transport=self.transport,
@@ -114,20 +121,34 @@ def build_app(runtime: Runtime) -> Any:
         runtime.publish(day)
 
     @app.task(name="digest.send", queue=QUEUE, pass_context=True, retry=retry)
-    def send(context: Any, first: int, last: int, period: str | None = None) -> None:
+    def send(
+        context: Any, first: int, last: int, period: str | None = None, at: str | None = None
+    ) -> None:
+        """``at``: the moment of the run that deferred it (its rankings are kept under it)."""
         me = worker_claimant(context.job.worker_id, context.worker_name, context.job.id)
-        runtime.send(me, first, last, period)
-
-    @app.periodic(cron=RETAKE_CRON)
-    # ahead of every waiting shard: a dead worker's shard runs again now, not after the rest
-    @app.task(name="digest.retake", queue=QUEUE, queueing_lock="digest.retake", priority=100)
-    async def retake(timestamp: int) -> None:
-        """Put back the jobs of workers that stopped beating, wherever they ran."""
-        for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=WORKER_SILENCE):
-            log.warning("job %s: its worker stopped beating; running it again", job.call_string)
-            await app.job_manager.retry_job(job)
+        runtime.send(me, first, last, period, at)
 
     return app
+
+
+async def retake(app: Any, stopping: threading.Event) -> None:
+    """Every :data:`RETAKE_EVERY` seconds, put back the jobs of workers that stopped
+    beating, wherever they ran (a side task of every worker, not a job: it runs while
+    the worker's job slots are busy, and costs one query when nothing stalled)."""
+    from procrastinate.exceptions import ConnectorException
+
+    while not stopping.is_set():
+        await asyncio.sleep(RETAKE_EVERY)
+        try:
+            stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=WORKER_SILENCE)
+            for job in stalled:
+                log.warning("job %s: its worker stopped beating; running it again", job.call_string)
+                try:
+                    await app.job_manager.retry_job(job)
+                except ConnectorException:  # another worker put it back first
+                    continue
+        except ConnectorException as exc:  # the database is away: the next round tries again
+            log.warning("looking for stalled jobs failed: %s", exc)
 
 
 def run_worker(
@@ -156,8 +177,11 @@ async def _work(app: Any, runtime: Runtime, concurrency: int, name: str | None) 
                 name=name,
                 install_signal_handlers=False,
                 stalled_worker_timeout=WORKER_SILENCE,
+                fetch_job_polling_interval=POLL_EVERY,
+                abort_job_polling_interval=ABORT_POLL_EVERY,
             )
         )
+        retaking = asyncio.create_task(retake(app, runtime.stopping))
         loop = asyncio.get_running_loop()
 
         def stop() -> None:
@@ -172,6 +196,8 @@ async def _work(app: Any, runtime: Runtime, concurrency: int, name: str | None) 
         except asyncio.CancelledError:
             if not runtime.stopping.is_set():
                 raise
+        finally:
+            retaking.cancel()
         if not runtime.stopping.is_set():  # the engine stopped on its own: say so, exit 1
             raise StoreError(
                 "the worker stopped on its own (the log above says why; the database is "

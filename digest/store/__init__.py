@@ -12,6 +12,7 @@ from digest.models import Paper, StoredPaper
 from digest.store import editions as _editions
 from digest.store import ledger as _ledger
 from digest.store import papers as _papers
+from digest.store import rankings as _rankings
 from digest.store import sources as _sources
 from digest.store import subscribers as _subscribers
 from digest.store import vectors as _vectors
@@ -19,6 +20,7 @@ from digest.store.database import open_engine, write_transaction
 from digest.store.editions import EditionItem, EditionRecord
 from digest.store.ledger import Delivery, LedgerWriter, Outcome
 from digest.store.papers import IngestCounts
+from digest.store.rankings import SavedRanking
 from digest.store.sources import SourceState
 from digest.subscribers import Recipient, Subscriber, Subscription
 
@@ -29,6 +31,7 @@ __all__ = [
     "EditionItem",
     "EditionRecord",
     "IngestCounts",
+    "SavedRanking",
     "SourceState",
     "Store",
 ]
@@ -147,9 +150,10 @@ class Store:
         with write_transaction(self.engine) as conn:
             return _subscribers.upsert(conn, request, status=status, now=now)
 
-    def recipients(self) -> list[Recipient]:
+    def recipients(self, id_range: tuple[int, int] | None = None) -> list[Recipient]:
+        """The active subscribers (with ids in ``id_range``, both ends included, if given)."""
         with self.engine.connect() as conn:
-            return _subscribers.recipients(conn)
+            return _subscribers.recipients(conn, id_range)
 
     def subscriber(self, email: str) -> Subscriber | None:
         with self.engine.connect() as conn:
@@ -189,9 +193,11 @@ class Store:
         with self.engine.connect() as conn:
             return _ledger.rows(conn, period, subscriber_ids)
 
-    def delivery_rows(self, periods: Sequence[str]) -> dict[tuple[int, str], Delivery]:
+    def delivery_rows(
+        self, periods: Sequence[str], id_range: tuple[int, int] | None = None
+    ) -> dict[tuple[int, str], Delivery]:
         with self.engine.connect() as conn:
-            return _ledger.rows_for(conn, periods)
+            return _ledger.rows_for(conn, periods, id_range)
 
     def prune_deliveries(self, before: datetime, batch: int = 5000) -> int:
         """Delete the ledger rows of editions whose window ended before ``before`` (each
@@ -209,3 +215,17 @@ class Store:
         one shard of subscribers)."""
         with self.engine.connect() as conn:
             return _ledger.last_window_ends(conn, id_range)
+
+    # the rankings a delivery run shares with its shards
+
+    def save_rankings(self, run_at: datetime, rankings: Sequence[SavedRanking]) -> None:
+        with write_transaction(self.engine) as conn:
+            _rankings.save(conn, run_at, rankings)
+
+    def rankings(self, run_at: datetime) -> list[SavedRanking]:
+        with self.engine.connect() as conn:
+            return _rankings.load(conn, run_at)
+
+    def prune_rankings(self, before: datetime) -> int:
+        with write_transaction(self.engine) as conn:
+            return _rankings.prune(conn, before)

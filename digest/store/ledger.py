@@ -191,11 +191,16 @@ def rows(
     return [_delivery(r) for r in conn.execute(query).mappings()]
 
 
-def rows_for(conn: Connection, periods: Iterable[str]) -> dict[tuple[int, str], Delivery]:
+def rows_for(
+    conn: Connection, periods: Iterable[str], id_range: tuple[int, int] | None = None
+) -> dict[tuple[int, str], Delivery]:
     keys = sorted(set(periods))
     if not keys:
         return {}
-    found = conn.execute(sa.select(deliveries).where(deliveries.c.period.in_(keys))).mappings()
+    query = sa.select(deliveries).where(deliveries.c.period.in_(keys))
+    if id_range is not None:
+        query = query.where(deliveries.c.subscriber_id.between(*id_range))
+    found = conn.execute(query).mappings()
     return {(r["subscriber_id"], r["period"]): _delivery(r) for r in found}
 
 

@@ -162,6 +162,16 @@ deliveries = sa.Table(
     sa.Index("ix_deliveries_window_end", "window_end"),
 )
 
+shared_rankings = sa.Table(
+    "shared_rankings",
+    metadata,
+    sa.Column("run_at", UTCDateTime, primary_key=True),
+    sa.Column("window_start", UTCDateTime, primary_key=True),
+    sa.Column("topic", sa.String(40), primary_key=True),
+    sa.Column("relevant", sa.Integer, nullable=False),
+    sa.Column("entries", sa.JSON, nullable=False),
+)
+
 daemon_lock = sa.Table(
     "daemon_lock",
     metadata,

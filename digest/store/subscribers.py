@@ -97,14 +97,17 @@ def list_all(
     return [_subscriber(r) for r in conn.execute(query).mappings()]
 
 
-def recipients(conn: Connection) -> list[Recipient]:
-    """Every active subscriber, as delivery needs them (no timestamps to decode)."""
+def recipients(conn: Connection, id_range: tuple[int, int] | None = None) -> list[Recipient]:
+    """Every active subscriber (with an id in ``id_range``, if given), as delivery needs
+    them (no timestamps to decode)."""
     c = subscribers.c
     query = (
         sa.select(c.id, c.email, c.topics, c.frequency, c.weekday, c.timezone, c.hour, c.max_papers)
         .where(c.status == "active")
         .order_by(c.id)
     )
+    if id_range is not None:
+        query = query.where(c.id.between(*id_range))
     return [
         Recipient(i, e, tuple(t), f, w, z, h, m) for i, e, t, f, w, z, h, m in conn.execute(query)
     ]
