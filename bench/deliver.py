@@ -79,7 +79,8 @@ def _topics(papers: list[Paper]) -> str:
     words = Counter(
         w for p in papers for w in set(re.findall(r"[a-z]{5,}", p.title.lower())) if w not in STOP
     )
-    common = [w for w, _ in words.most_common(2 * TOPICS)]
+    # ties by word, so the topics never depend on the order of a set (PYTHONHASHSEED)
+    common = [w for w, _ in sorted(words.items(), key=lambda i: (-i[1], i[0]))[: 2 * TOPICS]]
     lines = []
     for i in range(TOPICS):
         keywords = ", ".join(f'"{w}"' for w in common[2 * i : 2 * i + 2])

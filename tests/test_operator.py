@@ -51,7 +51,12 @@ def test_status_shows_the_state_of_things_and_the_problems(workdir, capsys, monk
 
     monkeypatch.setenv("DIGEST_SECRET", SECRET)
     assert digest("fetch") == 0
-    assert digest("subscribers", "add", "ada@example.org", "--topics", "rl,nlp", "--active") == 0
+    assert (
+        digest(
+            "subscribers", "add", "ada@example.org", "--topics", "rl,nlp", "--hour", "0", "--active"
+        )
+        == 0
+    )
     assert digest("subscribers", "add", "bob@example.org", "--topics", "nlp") == 0
     assert digest("preview", "--topic", "rl") == 0
     assert digest("send") == 0
@@ -142,7 +147,10 @@ def test_a_site_on_an_internationalized_domain_sends_mail_with_that_domain_idna_
         CONFIG.replace("https://papers.example.org", "https://bücher.example"),
     )
     assert digest("fetch") == 0
-    assert digest("subscribers", "add", "ada@example.org", "--topics", "rl", "--active") == 0
+    assert (
+        digest("subscribers", "add", "ada@example.org", "--topics", "rl", "--hour", "0", "--active")
+        == 0
+    )
     assert digest("send") == 0, capsys.readouterr()
     [mail] = (workdir / "outbox").glob("*.eml")
     message = email.message_from_bytes(mail.read_bytes(), policy=email.policy.default)

@@ -212,3 +212,9 @@ def test_ranking_is_deterministic_order_independent_and_picks_from_the_input(
     assert set(picked) <= {p.id for p in papers}
     assert all(r.reasons for r in first.picks)
     assert [r.score for r in first.ranked] == sorted((r.score for r in first.ranked), reverse=True)
+    # delivery's walk (reasons only for what it lists, stopping at the top N) picks the same
+    quick = ranked(papers, topic=topic, score_all=False)
+    assert [(r.paper.id, r.score, r.reasons, r.relevance) for r in quick.picks] == [
+        (r.paper.id, r.score, r.reasons, r.relevance) for r in first.picks
+    ]
+    assert quick.relevant <= first.relevant and len(quick.ranked) <= len(first.ranked)

@@ -21,9 +21,10 @@ from digest.config import RankSettings, TopicSettings
 from digest.fetch import fetch_sources
 from digest.models import StoredPaper
 from digest.periods import parse_period
-from digest.rank import Corpus, rank_topic
+from digest.rank import Corpus, rank_topic, signals
 from digest.rank import embed as embed_module
 from digest.rank.embed import MiniLM, Semantic, keyword_texts, semantic_installed
+from digest.rank.view import view_of
 
 CONCEPTS = {
     "robot": "robot",
@@ -231,3 +232,34 @@ def test_the_minilm_model_loads_offline_and_embeds_by_meaning():
     assert vectors.shape == (3, model.dimension) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert vectors[1] @ vectors[0] > vectors[2] @ vectors[0]
+
+
+def test_the_classifiers_from_the_shared_gram_matrix_equal_a_direct_solve():
+    """The feedback and seed classifiers reuse the candidates' Gram matrix (and, for the
+    feedback, a low-rank update of its shared inverse): the same scores as solving the
+    balanced ridge problem over the rows themselves."""
+    rng = np.random.default_rng(5)
+    papers = [paper(f"p{i:03d}", f"Paper {i}") for i in range(120)]
+    vectors = rng.normal(size=(120, 24)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    seeds = rng.normal(size=(3, 24)).astype(np.float32)
+    semantic = Semantic("test", {p.id: vectors[i] for i, p in enumerate(papers)}, {})
+    view = view_of(Corpus(papers, semantic), list(range(120)))
+
+    def direct(x, positive):
+        x = np.asarray(x, np.float64)
+        y = np.where(positive, 1.0, -1.0)
+        count = positive.sum()
+        w = np.where(positive, 0.5 / count, 0.5 / (len(y) - count))
+        mean = (w[:, None] * x).sum(axis=0) / w.sum()
+        c = x - mean
+        gram = c.T @ (w[:, None] * c) + signals.RIDGE / len(y) * np.eye(x.shape[1])
+        return c @ np.linalg.solve(gram, c.T @ (w * y))
+
+    top = np.zeros(120, dtype=bool)
+    top[rng.choice(120, 20, replace=False)] = True
+    for _ in range(2):  # the second time from the kept inverse
+        assert np.allclose(signals.classifier(view, top), direct(vectors, top), atol=1e-9)
+    with_seeds = signals.classifier(view, np.zeros(120, dtype=bool), extra=seeds)
+    marks = np.r_[np.zeros(120, dtype=bool), np.ones(3, dtype=bool)]
+    assert np.allclose(with_seeds, direct(np.vstack([vectors, seeds]), marks), atol=1e-9)

@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from itertools import islice
 from typing import TYPE_CHECKING
 
 import Stemmer
@@ -52,18 +53,39 @@ def tokenize(text: str) -> list[str]:
     return [stem(word) for word in _TOKEN_RE.findall(text.lower())]
 
 
-def surface(text: str, phrase: Sequence[str]) -> str | None:
-    """The words of ``text`` that match the stemmed ``phrase``, as they are written there."""
-    spans, stems = _spans(text)
-    size = len(phrase)
-    wanted = tuple(phrase)
-    for i in range(len(stems) - size + 1):
-        if stems[i : i + size] == wanted:
-            return text[spans[i][0] : spans[i + size - 1][1]]
+def _find(tokens: Sequence[str], phrase: Sequence[str]) -> int | None:
+    """Where the token sequence ``phrase`` first starts in ``tokens``."""
+    wanted, size, at = list(phrase), len(phrase), -1
+    while wanted:
+        try:
+            at = tokens.index(wanted[0], at + 1)
+        except ValueError:
+            return None
+        if list(tokens[at : at + size]) == wanted:
+            return at
     return None
 
 
-@lru_cache(maxsize=4096)
+def surface(text: str, phrase: Sequence[str]) -> str | None:
+    """The words of ``text`` that match the stemmed ``phrase``, as they are written there."""
+    spans, stems = _spans(text)
+    at = _find(stems, phrase)
+    return None if at is None else text[spans[at][0] : spans[at + len(phrase) - 1][1]]
+
+
+def surface_in(text: str, tokens: list[str], phrase: Sequence[str]) -> str | None:
+    """``surface`` for a text whose ``tokens`` are at hand (a corpus's title or abstract):
+    the phrase is found among them, then only the words up to it are spanned."""
+    at = _find(tokens, phrase)
+    if at is None:
+        return surface(text, phrase)
+    words = list(islice(_TOKEN_RE.finditer(text), at, at + len(phrase)))
+    if [stem(m.group().lower()) for m in words] == list(phrase):  # lower() kept words apart
+        return text[words[0].start() : words[-1].end()]
+    return surface(text, phrase)
+
+
+@lru_cache(maxsize=16384)
 def _spans(text: str) -> tuple[tuple[tuple[int, int], ...], tuple[str, ...]]:
     words = list(_TOKEN_RE.finditer(text))
     return tuple(m.span() for m in words), tuple(stem(m.group().lower()) for m in words)
@@ -177,6 +199,4 @@ def _signature(vector: Vector) -> Vector:
 
 
 def cosine(a: Vector, b: Vector) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(w * b.get(t, 0.0) for t, w in a.items())
+    return sum(a[t] * b[t] for t in a.keys() & b.keys())

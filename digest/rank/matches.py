@@ -1,15 +1,17 @@
 """What ties a paper to a topic in words a reader checks: keyword matches, excludes,
 followed authors. Each match has its points (the evidence the relevance floor counts:
 title above abstract, a phrase above its words scattered) and its reason, which quotes
-the words as the paper writes them ("'agents' in the title")."""
+the words as the paper writes them ("'agents' in the title"). A reason is written when
+it is read: a run ranking hundreds of topics shows a few dozen papers of each."""
 
 from __future__ import annotations
 
 import unicodedata
-from functools import lru_cache
+from collections.abc import Callable
+from functools import lru_cache, partial
 
 from digest.config import TopicSettings
-from digest.rank.index import STOPWORDS, Corpus, surface, tokenize
+from digest.rank.index import STOPWORDS, Corpus, surface_in, tokenize
 
 # points, in relevance units; the default floor is 1.0
 TITLE_PHRASE = 3.0
@@ -22,13 +24,27 @@ REPEAT_BONUS = 0.5  # per extra occurrence in the abstract, times the first's we
 REPEAT_CAP = 2
 AUTHOR = 3.0
 
-Match = tuple[float, str]
+#: (points, the reason when asked for)
+Match = tuple[float, Callable[[], str]]
 
 
 def _quote(corpus: Corpus, doc: int, phrase: list[str], keyword: str, field: str) -> str:
     paper = corpus.papers[doc]
-    found = surface(paper.title if field == "title" else paper.abstract, phrase)
+    if field == "title":
+        found = surface_in(paper.title, corpus.titles[doc], phrase)
+    else:
+        found = surface_in(paper.abstract, corpus.abstracts[doc], phrase)
     return f"'{found or keyword}'"
+
+
+def _in(corpus: Corpus, doc: int, phrase: list[str], keyword: str, field: str, rest: str) -> str:
+    return f"{_quote(corpus, doc, phrase, keyword, field)} {rest}"
+
+
+def _scattered(corpus: Corpus, doc: int, words: list[str], field: str) -> str:
+    quotes = [_quote(corpus, doc, [w], w, field) for w in words]
+    listed = " and ".join([", ".join(quotes[:-1]), quotes[-1]] if len(quotes) > 1 else quotes)
+    return f"{listed} in the {field}"
 
 
 def keyword_matches(
@@ -51,15 +67,16 @@ def keyword_matches(
                 if doc in in_abstract:
                     points += 0.5 * (ABSTRACT_PHRASE if multi else ABSTRACT_WORD)
                     where = "the title and abstract"
-                quote = _quote(corpus, doc, phrase, keyword, "title")
-                found.setdefault(doc, []).append((points, f"{quote} in {where}"))
+                reason = partial(_in, corpus, doc, phrase, keyword, "title", f"in {where}")
+                found.setdefault(doc, []).append((points, reason))
             else:
                 count = in_abstract[doc]
                 base = ABSTRACT_PHRASE if multi else ABSTRACT_WORD
                 points = base * (1 + REPEAT_BONUS * min(count - 1, REPEAT_CAP))
                 times = f" ({count}×)" if count > 1 else ""
-                quote = _quote(corpus, doc, phrase, keyword, "abstract")
-                found.setdefault(doc, []).append((points, f"{quote} in the abstract{times}"))
+                rest = f"in the abstract{times}"
+                reason = partial(_in, corpus, doc, phrase, keyword, "abstract", rest)
+                found.setdefault(doc, []).append((points, reason))
         if multi:
             words = [w for w in phrase if w not in STOPWORDS] or phrase
             in_title_words = (allowed & corpus.words_present(phrase, "title")) - matched
@@ -71,11 +88,8 @@ def keyword_matches(
                 (in_abstract_words, SCATTERED_ABSTRACT, "abstract"),
             ):
                 for doc in sorted(docs):
-                    quotes = [_quote(corpus, doc, [w], w, field) for w in words]
-                    listed = " and ".join(
-                        [", ".join(quotes[:-1]), quotes[-1]] if len(quotes) > 1 else quotes
-                    )
-                    found.setdefault(doc, []).append((points, f"{listed} in the {field}"))
+                    reason = partial(_scattered, corpus, doc, words, field)
+                    found.setdefault(doc, []).append((points, reason))
     return found
 
 

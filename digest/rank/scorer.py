@@ -20,7 +20,6 @@ ties are broken by id, so the input order never matters.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,8 +32,10 @@ from digest.config import RankSettings, TopicSettings
 from digest.models import StoredPaper
 from digest.picks import Pick
 from digest.rank.embed import keyword_texts
-from digest.rank.index import Corpus, Vector, cosine
-from digest.rank.matches import AUTHOR, exclusions, keyword_matches, name_key
+from digest.rank.index import Corpus
+from digest.rank.matches import exclusions, keyword_matches
+from digest.rank.table import Table
+from digest.rank.view import View, view_of
 from digest.text import one_line
 
 SEED_WEIGHT = 8.0  # relevance points per unit of tf-idf similarity to the seeds
@@ -42,12 +43,6 @@ SEED_MIN = 0.08
 SEMANTIC_BASE = 0.35  # MiniLM cosine where closeness in meaning starts to count
 SEMANTIC_POINTS = 5.0  # relevance points per unit of cosine above the base
 SEED_SEMANTIC_BASE = 0.45
-AUTHOR_ORDER = 2.0
-CATEGORY_PRIMARY = 0.5
-CATEGORY_CROSS = 0.25
-POPULARITY = 0.3  # times the damped popularity, in the order of the relevant papers
-FRESHNESS = 0.2
-PIN = 1000.0
 # signal weights of the fused order (z units)
 WEIGHTS = {
     "lexical": 1.0,
@@ -83,37 +78,6 @@ class TopicRanking:
         return max(0, self.relevant - len(self.picks))
 
 
-@dataclass(frozen=True, slots=True)
-class _Scored:
-    index: int
-    score: float
-    relevance: float
-    reasons: tuple[str, ...]
-    excluded: str | None
-    pinned: bool
-    signals: tuple[tuple[str, float], ...] = ()
-
-
-def popularity(paper: StoredPaper) -> float:
-    """Damped popularity: log upvotes, plus comments and code stars at lower weights."""
-    return (
-        math.log1p(paper.upvotes or 0)
-        + 0.5 * math.log1p(paper.num_comments or 0)
-        + 0.25 * math.log1p(paper.github_stars or 0)
-    )
-
-
-def _popularity_reasons(paper: StoredPaper) -> list[str]:
-    reasons = []
-    if paper.upvotes:
-        reasons.append(f"{paper.upvotes:,} upvote{'s' if paper.upvotes != 1 else ''}")
-    if paper.num_comments:
-        reasons.append(f"{paper.num_comments:,} comment{'s' if paper.num_comments != 1 else ''}")
-    if paper.github_stars:
-        reasons.append(f"{paper.github_stars:,} stars on GitHub")
-    return reasons
-
-
 def rank_topic(
     topic: TopicSettings,
     corpus: Corpus,
@@ -131,8 +95,11 @@ def rank_topic(
 
     ``pins`` maps paper ids to ``"pin"`` or ``"drop"``, the editor's marks. ``picks``
     overrides how many are picked (delivery picks a few more than ``max_items`` and lets
-    each subscriber's edition choose); without ``score_all``, papers with no tie to the
-    topic at all are not listed.
+    each subscriber's edition choose). With ``score_all`` every candidate is listed with
+    its reasons (``digest rank``, the preview); without it only the papers looked at to
+    make the picks are (the picks, their near-duplicates and what fell below the floor
+    or was excluded on the way), and papers with no tie to the topic at all are passed
+    over: a run ranking hundreds of topics writes reasons for a few dozen papers each.
     """
     pins = pins or {}
     allowed = (
@@ -140,130 +107,75 @@ def rank_topic(
         if candidate_ids is None
         else {corpus.position[i] for i in candidate_ids if i in corpus.position}
     )
-    docs = sorted(allowed)
+    view = view_of(corpus, sorted(allowed))
     trending = not (topic.keywords or seeds or topic.authors)
-    text = keyword_matches(topic, corpus, allowed)
-    excluded = exclusions(topic, corpus, allowed)
-    followed = {name_key(a) for a in topic.authors}
-    categories = set(topic.categories)
-    arrays, relevance, evidence = _signals(topic, corpus, docs, seeds)
+    arrays, relevance, evidence = _signals(topic, corpus, view, seeds)
     weights = dict(WEIGHTS)
     if seeds and not topic.keywords:
         weights["feedback"] = FEEDBACK_SEEDS
-    fused = np.zeros(len(docs))
+    fused = np.zeros(len(view.docs))
     for name, values in arrays.items():
         fused += weights[name] * sig.zscore(values)
-    used = [*arrays] or (["popularity"] if trending else [])
-
-    scored: list[_Scored] = []
-    for row, index in enumerate(docs):
-        paper = corpus.papers[index]
-        matches = text.get(index, ())
-        points = sum(p for p, _ in matches) + float(relevance[row])
-        tied = points > 0 or trending or pins.get(paper.id) == "pin"
-        if not (score_all or tied or any(name_key(a) in followed for a in paper.authors)):
-            continue  # no tie to the topic at all: not worth listing
-        reasons = [r for _, r in matches] + evidence.get(row, [])
-        order = float(fused[row])
-        authors = [a for a in paper.authors if followed and name_key(a) in followed]
-        for author in authors:
-            points += AUTHOR
-            order += AUTHOR_ORDER
-            reasons.append(f"by followed author {author}")
-        why_excluded = excluded.get(index)
-        for position, category in enumerate(paper.categories):
-            if category in categories:
-                order += CATEGORY_PRIMARY if position == 0 else CATEGORY_CROSS
-                reasons.append(
-                    f"category {category}" if position == 0 else f"cross-listed in {category}"
-                )
-                break
-        else:
-            if trending and categories:
-                why_excluded = why_excluded or "not in the topic's categories"
-        popular = popularity(paper)
-        reasons += _popularity_reasons(paper)
-        if trending:
-            points = popular
-            order = popular
-        else:
-            order += POPULARITY * popular
-        age_days = max(0.0, (now - (paper.published or paper.first_seen)).total_seconds() / 86400)
-        fresh = math.exp(-age_days / settings.freshness_days)
-        order += FRESHNESS * fresh
-        mark = pins.get(paper.id)
-        if mark == "drop":
-            why_excluded = "dropped by the editor"
-        elif paper.is_replacement and not settings.include_replacements and mark != "pin":
-            why_excluded = "a revised version of an earlier paper"
-        pinned = mark == "pin"
-        if pinned:
-            reasons.insert(0, "pinned by the editor")
-            why_excluded = None
-        shown = [(name, round(float(arrays[name][row]), 4)) for name in arrays]
-        shown += [("popularity", round(popular, 4)), ("freshness", round(fresh, 4))]
-        score = order + (PIN if pinned else 0.0)
-        scored.append(
-            _Scored(index, score, points, tuple(reasons), why_excluded, pinned, tuple(shown))
-        )
-
-    scored.sort(key=lambda s: (-s.score, corpus.papers[s.index].id))
-    return _pick(
-        topic,
-        corpus,
-        scored,
-        settings,
+    table = Table(topic, corpus, view, settings, now, pins, trending)
+    table.fill(
+        fused,
+        relevance,
+        keyword_matches(topic, corpus, allowed),
+        exclusions(topic, corpus, allowed),
+        arrays,
+        evidence,
+    )
+    floor = settings.popularity_floor if trending else settings.relevance_floor
+    ranked, relevant, empty = table.walk(
         kind="popularity" if trending else "relevance",
-        floor=settings.popularity_floor if trending else settings.relevance_floor,
-        missing_seeds=tuple(missing_seeds),
-        candidates=len(allowed),
+        floor=floor,
+        every=score_all,
         cap=picks if picks is not None else topic.max_items,
-        used=tuple(used),
+    )
+    used = [*arrays] or (["popularity"] if trending else [])
+    return TopicRanking(
+        topic, ranked, len(allowed), relevant, empty, tuple(missing_seeds), signals=tuple(used)
     )
 
 
 def _signals(
-    topic: TopicSettings, corpus: Corpus, docs: list[int], seeds: Sequence[StoredPaper]
+    topic: TopicSettings, corpus: Corpus, view: View, seeds: Sequence[StoredPaper]
 ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[int, list[str]]]:
-    """The topic's signals over ``docs`` (one array each), the relevance points of the
-    semantic and seed evidence, and that evidence's reasons per row."""
+    """The topic's signals over the view's rows (one array each), the relevance points
+    of the semantic and seed evidence, and that evidence's reasons per row."""
     arrays: dict[str, np.ndarray] = {}
-    relevance = np.zeros(len(docs))
+    size = len(view.docs)
+    relevance = np.zeros(size)
     evidence: dict[int, list[str]] = {}
-    if not docs:
+    if not size:
         return arrays, relevance, evidence
-    semantic = corpus.semantic
-    ids = [corpus.papers[d].id for d in docs]
-    matrix, present = semantic.matrix(ids) if semantic else (np.zeros((0, 0)), np.zeros(0))
+    semantic, matrix, present = corpus.semantic, view.matrix, view.present
     embedded = semantic is not None and bool(present.any())
     if topic.keywords:
-        arrays["lexical"] = sig.lexical(topic.keywords, corpus, docs)
+        arrays["lexical"] = sig.lexical(topic.keywords, corpus, view.docs)
         texts = keyword_texts(topic.keywords)
         if embedded and semantic and all(t in semantic.queries for t in texts):
             each = np.stack([sig.cosines(matrix, present, semantic.queries[t]) for t in texts[1:]])
             arrays["semantic"] = sig.cosines(matrix, present, semantic.queries[texts[0]])
             arrays["semantic_each"] = each.mean(axis=0)
             best = each.argmax(axis=0)
-            for row in range(len(docs)):
-                closeness = float(each[best[row], row]) if present[row] else 0.0
-                if closeness > SEMANTIC_BASE:
-                    relevance[row] += SEMANTIC_POINTS * (closeness - SEMANTIC_BASE)
-                    keyword = topic.keywords[int(best[row])]
-                    evidence.setdefault(row, []).append(f"close in meaning to '{keyword}'")
+            closeness = np.where(present, each[best, np.arange(size)], 0.0)
+            for row in np.flatnonzero(closeness > SEMANTIC_BASE).tolist():
+                relevance[row] += SEMANTIC_POINTS * (float(closeness[row]) - SEMANTIC_BASE)
+                keyword = topic.keywords[int(best[row])]
+                evidence.setdefault(row, []).append(f"close in meaning to '{keyword}'")
     if seeds:
-        _seed_signals(corpus, docs, seeds, matrix, present, arrays, relevance, evidence)
+        _seed_signals(corpus, view, seeds, arrays, relevance, evidence)
     if embedded and arrays:
         fused = sum(WEIGHTS[n] * sig.zscore(v) for n, v in arrays.items())
-        arrays["feedback"] = sig.feedback(np.asarray(fused), matrix, present, ids)
+        arrays["feedback"] = sig.feedback(np.asarray(fused), view)
     return arrays, relevance, evidence
 
 
 def _seed_signals(
     corpus: Corpus,
-    docs: list[int],
+    view: View,
     seeds: Sequence[StoredPaper],
-    matrix: np.ndarray,
-    present: np.ndarray,
     arrays: dict[str, np.ndarray],
     relevance: np.ndarray,
     evidence: dict[int, list[str]],
@@ -271,6 +183,7 @@ def _seed_signals(
     """ "More like these": linear classifiers of the seeds against the candidates, over the
     tf-idf of words and word pairs and, with embeddings, over those; the closest seed is
     the reason."""
+    docs, matrix, present = view.docs, view.matrix, view.present
     seed_ids = {s.id for s in seeds}
     vectors = [corpus.vector_of(s) for s in seeds]
     arrays["seeds"] = sparse.seed_classifier(corpus, docs, seeds)
@@ -289,101 +202,21 @@ def _seed_signals(
     seed_rows = [semantic.papers[s.id] for s in seeds if semantic and s.id in semantic.papers]
     if semantic and seed_rows and present.any():
         seed_matrix = np.stack(seed_rows)
-        features = np.vstack([matrix[present], seed_matrix])
-        positive = np.zeros(len(features), dtype=bool)
-        positive[len(features) - len(seed_rows) :] = True
-        scores = sig.classifier(features, positive)[: int(present.sum())]
-        values = np.full(len(docs), float(scores.mean()) if len(scores) else 0.0)
-        values[present] = scores
+        embedded = int(present.sum())
+        scores = sig.classifier(view, np.zeros(embedded, dtype=bool), extra=seed_matrix)
+        values = np.full(len(docs), float(scores[:embedded].mean()))
+        values[present] = scores[:embedded]
         arrays["seeds_semantic"] = values
         near = matrix @ seed_matrix.T
+        which = near.argmax(axis=1)
+        nearest = near[np.arange(len(docs)), which]
         with_vectors = [s for s in seeds if s.id in semantic.papers]
-        for row in range(len(docs)):
-            if not present[row] or corpus.papers[docs[row]].id in seed_ids:
+        for row in np.flatnonzero(present & (nearest > SEED_SEMANTIC_BASE)).tolist():
+            if view.ids[row] in seed_ids:
                 continue
-            which = int(near[row].argmax())
-            if near[row, which] > SEED_SEMANTIC_BASE:
-                relevance[row] += SEMANTIC_POINTS * float(near[row, which] - SEED_SEMANTIC_BASE)
-                closest[row] = (1.0, seeds.index(with_vectors[which]))
-    for row, doc in enumerate(docs):
-        if relevance[row] > 0 and corpus.papers[doc].id not in seed_ids:
+            relevance[row] += SEMANTIC_POINTS * float(nearest[row] - SEED_SEMANTIC_BASE)
+            closest[row] = (1.0, seeds.index(with_vectors[int(which[row])]))
+    for row in np.flatnonzero(relevance > 0).tolist():
+        if view.ids[row] not in seed_ids:
             title = one_line(seeds[closest[row][1]].title, 60)
             evidence.setdefault(row, []).append(f"close to your seed paper '{title}'")
-
-
-def _pick(
-    topic: TopicSettings,
-    corpus: Corpus,
-    scored: list[_Scored],
-    settings: RankSettings,
-    *,
-    kind: str,
-    floor: float,
-    missing_seeds: tuple[str, ...],
-    candidates: int,
-    cap: int,
-    used: tuple[str, ...],
-) -> TopicRanking:
-    picked: list[tuple[int, Vector]] = []
-    ranked: list[Pick] = []
-    relevant = 0
-    for item in scored:
-        paper = corpus.papers[item.index]
-        why_not: str | None = None
-        twin: int | None = None
-        if item.excluded:
-            why_not = item.excluded
-        elif item.relevance < floor and not item.pinned:
-            why_not = f"below the {kind} floor ({item.relevance:.2f} < {floor:g})"
-        else:
-            relevant += 1
-            vector = corpus.signatures[item.index]
-            if len(picked) >= cap and not item.pinned:
-                why_not = f"beyond the top {cap}"
-            else:
-                twin = next(
-                    (
-                        other
-                        for other, v in picked
-                        if cosine(vector, v) >= settings.diversity_threshold
-                    ),
-                    None,
-                )
-                if twin is not None and item.pinned:
-                    twin = None
-                if twin is not None:
-                    why_not = f"near-duplicate of '{one_line(corpus.papers[twin].title, 60)}'"
-                else:
-                    picked.append((item.index, vector))
-        ranked.append(
-            Pick(
-                paper,
-                item.score,
-                item.reasons,
-                relevance=item.relevance,
-                picked=why_not is None,
-                why_not=why_not,
-                duplicate_of=corpus.papers[twin].id if twin is not None else None,
-                signals=item.signals,
-            )
-        )
-    empty = None
-    if not picked:
-        empty = _empty_reason(candidates, ranked, floor, kind)
-    return TopicRanking(
-        topic, tuple(ranked), candidates, relevant, empty, missing_seeds, signals=used
-    )
-
-
-def _empty_reason(candidates: int, ranked: list[Pick], floor: float, kind: str) -> str:
-    if candidates == 0:
-        return "no new papers arrived in this period"
-    best = next((r for r in ranked if r.why_not and r.why_not.startswith("below")), None)
-    if best is None:
-        return f"none of the {candidates} new papers could be picked (all excluded)"
-    what = "matched closely enough" if kind == "relevance" else "is popular enough"
-    return (
-        f"none of the {candidates} new papers {what} (best: "
-        f"'{one_line(best.paper.title, 60)}', {kind} {best.relevance:.2f} "
-        f"below the floor {floor:g})"
-    )
