@@ -139,8 +139,9 @@ def send_shard(
     tokens: Tokens | None = None,
     stop: threading.Event | None = None,
 ) -> SendReport:
-    """Send the editions due at ``now`` to the subscribers with ids ``first``..``last``,
-    the ledger claims in ``claimant``'s name."""
+    """Send the editions due at ``now`` (the moment of the run that deferred the shard) to
+    the subscribers with ids ``first``..``last``, the ledger claims in ``claimant``'s name
+    and stamped with the time they are made."""
     return send_due(
         settings,
         store,
@@ -151,6 +152,7 @@ def send_shard(
         stop=stop,
         shard=(first, last),
         claimant=claimant,
+        started=datetime.now(UTC),
     )
 
 

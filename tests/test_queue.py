@@ -23,6 +23,7 @@ from digest.queue.defer import shards
 from digest.queue.worker import ShardStop
 from digest.store import Delivery, Store
 from digest.subscribers import subscription
+from digest.tokens import Tokens
 
 
 def test_shards_are_consecutive_id_ranges_of_the_size_given():
@@ -183,3 +184,24 @@ def test_the_planner_defers_no_shard_when_nobody_is_due(tmp_path):
         assert store.rankings(RUN_AT) == []
     finally:
         store.close()
+
+
+def test_a_shard_sent_after_its_run_stamps_the_ledger_with_the_time_it_sent(tmp_path):
+    """The run's moment sets what is due and where the window ends; the claims and sends
+    carry the time they happened, however long the shard waited in the queue."""
+    settings = sample_config(tmp_path, deliver={"shard_size": 5})
+    store = fetched_store(settings)
+    try:
+        _readers(settings, store, 2, hour=0)
+        assert share_run(settings, store, RUN_AT) == [(1, 2)]
+        before = datetime.now(UTC)
+        report = pipeline.send_shard(
+            settings, store, 1, 2, now=RUN_AT, claimant="w1", tokens=Tokens("s" * 32)
+        )
+        rows = store.deliveries()
+    finally:
+        store.close()
+    assert report.sent == 2 and len(rows) == 2
+    assert all(r.window_end == RUN_AT for r in rows)
+    assert all(r.sent_at is not None and r.sent_at >= before for r in rows)
+    assert all(r.claimed_at is not None and r.claimed_at >= before for r in rows)

@@ -49,12 +49,14 @@ def send_due(
     sleep: Callable[[float], None] = time.sleep,
     shard: tuple[int, int] | None = None,
     claimant: str | None = None,
+    started: datetime | None = None,
 ) -> SendReport:
     """Send every edition that is due at ``now`` (or for the period ``period_key``);
     ``shard``: only to the subscribers with ids in that range (both ends included), the
     editions composed from the rankings the run kept in the store, and the ledger's
     retention left to the process that deferred the shards; ``claimant``: the name the
-    ledger claims carry (default: this host and process)."""
+    ledger claims carry (default: this host and process); ``started``: the time by the
+    clock when sending starts, if not ``now`` (a shard queued by an earlier run)."""
     prepared = prepare(
         settings,
         store,
@@ -86,6 +88,7 @@ def send_due(
         stop or threading.Event(),
         sleep,
         claimant,
+        started,
     )
     dispatcher.run(prepared.jobs)
     return report

@@ -51,6 +51,7 @@ class Dispatcher:
         stop: threading.Event,
         sleep: Callable[[float], None],
         me: str | None = None,
+        started: datetime | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -58,6 +59,8 @@ class Dispatcher:
         self.tokens = tokens
         self.report = report
         self.now = now
+        #: when the sending starts by the clock (a queued shard starts after its run's moment)
+        self.started = started or now
         self.on_progress = on_progress
         self.stop = stop
         self.sleep = sleep
@@ -70,8 +73,9 @@ class Dispatcher:
         self.kits: dict[str, EmailKit | None] = {}
 
     def clock(self) -> datetime:
-        """The run's time: its start as given, moved on by the time spent since."""
-        return self.now + timedelta(seconds=time.monotonic() - self._started)
+        """The time the ledger stamps claims and sends with: the sending's start, moved on
+        by the time spent since."""
+        return self.started + timedelta(seconds=time.monotonic() - self._started)
 
     def prepare_kits(self, jobs: list[Job]) -> None:
         """Render each period's shared email parts once."""
