@@ -15,7 +15,8 @@ Two cores cannot show the speed-up of more machines: bench/README.md turns the C
 message, commits per message and relay rate into the projection for 1,000,000 digests.
 
 Run: python -m bench scale [--quick]   (DIGEST_BENCH_SUBSCRIBERS: default 20,000, quick 3,000;
-DIGEST_BENCH_SHARD: subscribers per send job, default 5,000)
+DIGEST_BENCH_SHARD: subscribers per send job, default 5,000; DIGEST_BENCH_SPLIT_CONNECTIONS=1:
+the workers share one worker's relay connections instead of opening as many each)
 """
 
 from __future__ import annotations
@@ -34,10 +35,13 @@ from pathlib import Path
 import psycopg
 
 from bench.common import save, table
-from bench.deliver import SECRET, Sink, _papers, _setup
+from bench.deliver import CONNECTIONS, SECRET, Sink, _papers, _setup
 
 SERVER = os.environ.get("DIGEST_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 SHARD = int(os.environ.get("DIGEST_BENCH_SHARD", 5000))
+#: DIGEST_BENCH_SPLIT_CONNECTIONS=1: N workers share the relay connections one worker has
+#: (each gets 1/N of them, rounded up) instead of each opening as many
+SPLIT = os.environ.get("DIGEST_BENCH_SPLIT_CONNECTIONS") == "1"
 DIGEST = str(Path(sys.executable).with_name("digest"))
 
 
@@ -89,12 +93,21 @@ def _one(workers: int, count: int, papers: list, sink: Sink) -> dict:
         config = _setup(workdir, count, sink.port, papers, url.replace("://", "+psycopg://"), extra)
         env = {**os.environ, "DIGEST_SECRET": SECRET, "PYTHONWARNINGS": "ignore"}
         command = [DIGEST, "--config", str(config)]
+        shared = config  # the workers' settings: the relay connections split among them
+        if SPLIT and workers:
+            shared = workdir / "worker.toml"
+            each = -(-CONNECTIONS // workers)
+            shared.write_text(
+                config.read_text().replace(
+                    f"connections = {CONNECTIONS}\n", f"connections = {each}\n"
+                )
+            )
         commits = _commits(name)
         before = sink.count()
         start = time.perf_counter()
         pool = [
             subprocess.Popen(
-                [*command, "worker", "--name", f"bench-{i}"],
+                [DIGEST, "--config", str(shared), "worker", "--name", f"bench-{i}"],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -150,6 +163,7 @@ def run(quick: bool = False) -> dict:
         "load": os.getloadavg(),
         "subscribers": count,
         "shard_size": SHARD,
+        "connections_per_worker": "split" if SPLIT else CONNECTIONS,
         "runs": rows,
         "cpu_ratio_to_one_worker": [round(r["cpu_ms_per_msg"] / one, 3) for r in rows[1:]],
     }
