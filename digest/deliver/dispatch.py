@@ -68,14 +68,14 @@ class Dispatcher:
         self.builder = MessageBuilder(settings)
         self.links = Links(settings)
         self.me = me or claimant()
-        self._started = time.monotonic()
+        self._began = time.monotonic()  # the clock's reference
         self.lock = threading.Lock()
         self.kits: dict[str, EmailKit | None] = {}
 
     def clock(self) -> datetime:
         """The time the ledger stamps claims and sends with: the sending's start, moved on
         by the time spent since."""
-        return self.started + timedelta(seconds=time.monotonic() - self._started)
+        return self.started + timedelta(seconds=time.monotonic() - self._began)
 
     def prepare_kits(self, jobs: list[Job]) -> None:
         """Render each period's shared email parts once."""

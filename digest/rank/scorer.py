@@ -116,14 +116,20 @@ def rank_topic(
     fused = np.zeros(len(view.docs))
     for name, values in arrays.items():
         fused += weights[name] * sig.zscore(values)
-    table = Table(topic, corpus, view, settings, now, pins, trending)
-    table.fill(
-        fused,
-        relevance,
-        keyword_matches(topic, corpus, allowed),
-        exclusions(topic, corpus, allowed),
-        arrays,
-        evidence,
+    table = Table(
+        topic,
+        corpus,
+        view,
+        settings,
+        now=now,
+        pins=pins,
+        trending=trending,
+        fused=fused,
+        relevance=relevance,
+        text=keyword_matches(topic, corpus, allowed),
+        excluded=exclusions(topic, corpus, allowed),
+        arrays=arrays,
+        evidence=evidence,
     )
     floor = settings.popularity_floor if trending else settings.relevance_floor
     ranked, relevant, empty = table.walk(

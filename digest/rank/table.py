@@ -31,40 +31,21 @@ PIN = 1000.0
 
 
 class Table:
+    """One topic's candidates (the rows of ``view``): relevance, order and exclusions of
+    every row, from the topic's signals (``fused``, the semantic and seed ``relevance``
+    with its ``evidence``) and its ``text`` matches and ``excluded`` terms (by corpus
+    position)."""
+
     def __init__(
         self,
         topic: TopicSettings,
         corpus: Corpus,
         view: View,
         settings: RankSettings,
+        *,
         now: datetime,
         pins: Mapping[str, str],
         trending: bool,
-    ) -> None:
-        self.topic, self.corpus, self.view, self.settings = topic, corpus, view, settings
-        self.trending = trending
-        size = len(view.docs)
-        self.pinned = np.zeros(size, dtype=bool)
-        self.dropped: set[int] = set()
-        for paper_id, mark in pins.items():
-            row = int(view.row_of[corpus.position[paper_id]]) if paper_id in corpus.position else -1
-            if row >= 0 and mark == "pin":
-                self.pinned[row] = True
-            elif row >= 0 and mark == "drop":
-                self.dropped.add(row)
-        self.fresh = view.freshness(now, settings.freshness_days)
-        self.points = np.zeros(size)
-        self.score = np.zeros(size)
-        self.tied = np.zeros(size, dtype=bool)
-        self.excluded: dict[int, str] = {}
-        self.text: dict[int, list[Match]] = {}
-        self.arrays: dict[str, np.ndarray] = {}
-        self.evidence: dict[int, list[str]] = {}
-        self.authors: dict[int, list[str]] = {}
-        self.category: dict[int, str] = {}
-
-    def fill(
-        self,
         fused: np.ndarray,
         relevance: np.ndarray,
         text: dict[int, list[Match]],
@@ -72,11 +53,19 @@ class Table:
         arrays: dict[str, np.ndarray],
         evidence: dict[int, list[str]],
     ) -> None:
-        """Relevance, order and exclusions of every row, from the topic's signals
-        (``fused``, the semantic and seed ``relevance``) and its ``text`` matches and
-        ``excluded`` terms (by corpus position)."""
-        view, topic = self.view, self.topic
-        self.arrays, self.evidence = arrays, evidence
+        self.topic, self.corpus, self.view, self.settings = topic, corpus, view, settings
+        self.trending, self.arrays, self.evidence = trending, arrays, evidence
+        self.pinned = np.zeros(len(view.docs), dtype=bool)
+        dropped: set[int] = set()
+        for paper_id, mark in pins.items():
+            row = int(view.row_of[corpus.position[paper_id]]) if paper_id in corpus.position else -1
+            if row >= 0 and mark == "pin":
+                self.pinned[row] = True
+            elif row >= 0 and mark == "drop":
+                dropped.add(row)
+        self.fresh = view.freshness(now, settings.freshness_days)
+        self.authors: dict[int, list[str]] = {}
+        self.category: dict[int, str] = {}
         row_of = view.row_of
         self.text = {int(row_of[doc]): matches for doc, matches in text.items()}
         points = relevance.copy()
@@ -90,7 +79,7 @@ class Table:
         why: dict[int, str] = {int(row_of[doc]): reason for doc, reason in excluded.items()}
         if topic.authors:
             followed = {name_key(a) for a in topic.authors}
-            for row, paper in enumerate(self.corpus.papers[d] for d in view.docs):
+            for row, paper in enumerate(corpus.papers[d] for d in view.docs):
                 names = [a for a in paper.authors if name_key(a) in followed]
                 if names:
                     self.authors[row] = names
@@ -99,18 +88,18 @@ class Table:
                     self.tied[row] = True
         if topic.categories:
             self._categories(order, why)
-        if self.trending:
+        if trending:
             points = view.popularity.copy()
             order = view.popularity.copy()
             self.tied[:] = True
         else:
             order += POPULARITY * view.popularity
         order += FRESHNESS * self.fresh
-        for row in self.dropped:
+        for row in dropped:
             why[row] = "dropped by the editor"
-        if not self.settings.include_replacements:
+        if not settings.include_replacements:
             for row in np.flatnonzero(view.replacement & ~self.pinned).tolist():
-                if row not in self.dropped:
+                if row not in dropped:
                     why[row] = "a revised version of an earlier paper"
         for row in np.flatnonzero(self.pinned).tolist():
             why.pop(row, None)
