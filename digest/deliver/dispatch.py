@@ -28,7 +28,7 @@ from digest.errors import DigestError
 from digest.links import Links
 from digest.message import MessageBuilder, Outgoing
 from digest.render import HTML_LIMIT, EmailKit, RenderedEmail, Renderer
-from digest.store import Delivery, LedgerWriter, Outcome, Store
+from digest.store import Delivery, LedgerGroup, LedgerWriter, Outcome, Store
 from digest.text import one_line
 from digest.tokens import Tokens
 from digest.transport import Connection, Result, Transport, TransportUnavailable
@@ -100,24 +100,34 @@ class Dispatcher:
             work.put(job)
         count = min(self.transport.max_connections, max(1, len(jobs)))
         connections: list[Connection] = []
+        group: LedgerGroup | None = None
         try:
             for _ in range(count):  # here, so a transport that cannot start is one error
                 connections.append(self.transport.connect())
+            if count > 1:  # the threads' ledger steps committed together
+                group = self.store.ledger_group()
         except BaseException:
             for connection in connections:
                 connection.close()
             raise
         threads = [
-            threading.Thread(target=self._work, args=(work, c), daemon=True) for c in connections
+            threading.Thread(target=self._work, args=(work, c, group), daemon=True)
+            for c in connections
         ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-
-    def _work(self, work: queue.Queue[Job], connection: Connection) -> None:
         try:
-            writer = self.store.ledger_writer()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        finally:
+            if group is not None:
+                group.close()
+
+    def _work(
+        self, work: queue.Queue[Job], connection: Connection, group: LedgerGroup | None
+    ) -> None:
+        try:
+            writer = self.store.ledger_writer(group)
         except Exception as exc:
             connection.close()
             self._halt(f"cannot write the delivery ledger: {exc}")

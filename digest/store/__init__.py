@@ -18,13 +18,14 @@ from digest.store import subscribers as _subscribers
 from digest.store import vectors as _vectors
 from digest.store.database import open_engine, write_transaction
 from digest.store.editions import EditionItem, EditionRecord
-from digest.store.ledger import Delivery, LedgerWriter, Outcome
+from digest.store.ledger import Delivery, LedgerGroup, LedgerWriter, Outcome
 from digest.store.papers import IngestCounts
 from digest.store.rankings import SavedRanking
 from digest.store.sources import SourceState
 from digest.subscribers import Recipient, Subscriber, Subscription
 
 __all__ = [
+    "LedgerGroup",
     "LedgerWriter",
     "Outcome",
     "Delivery",
@@ -184,8 +185,15 @@ class Store:
 
     # the delivery ledger
 
-    def ledger_writer(self) -> LedgerWriter:
-        return LedgerWriter(self.engine)
+    def ledger_writer(self, group: LedgerGroup | None = None) -> LedgerWriter:
+        return LedgerWriter(self.engine, group)
+
+    def ledger_group(self) -> LedgerGroup | None:
+        """A group commit for one run's sender threads, where the store has one
+        (PostgreSQL through psycopg); None elsewhere (SQLite writes one at a time)."""
+        if self.engine.dialect.driver != "psycopg":
+            return None
+        return LedgerGroup(self.engine)
 
     def deliveries(
         self, period: str | None = None, subscriber_ids: Sequence[int] | None = None
