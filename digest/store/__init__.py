@@ -18,10 +18,11 @@ from digest.store import subscribers as _subscribers
 from digest.store import vectors as _vectors
 from digest.store.database import open_engine, write_transaction
 from digest.store.editions import EditionItem, EditionRecord
-from digest.store.ledger import Delivery, LedgerGroup, LedgerWriter, Outcome
+from digest.store.ledger import Delivery, Outcome
 from digest.store.papers import IngestCounts
 from digest.store.rankings import SavedRanking
 from digest.store.sources import SourceState
+from digest.store.writer import LedgerGroup, LedgerWriter
 from digest.subscribers import Recipient, Subscriber, Subscription
 
 __all__ = [
