@@ -11,6 +11,13 @@ ledger claim to last message recorded), CPU per message summed over every worker
 system, from wait4) and the planner's CPU, PostgreSQL commits per message
 (pg_stat_database), and the commit latency of one small autocommit insert.
 
+Each configuration runs twice: first on workers just started, their start-up (imports,
+the engine, the first shard's warm-up) counted in the run's CPU; then, after the workers
+waited DIGEST_BENCH_IDLE seconds (default 20; their idle CPU reported per worker-hour),
+the ledger emptied and `digest send` again on the same workers, as a deployment's
+long-running workers take each day's run. Inline, each run is a `digest send` process of
+its own, start-up included both times.
+
 Two cores cannot show the speed-up of more machines: bench/README.md turns the CPU per
 message, commits per message and relay rate into the projection for 1,000,000 digests.
 
@@ -25,7 +32,7 @@ mercy of whatever else the host runs meanwhile.
 Run: python -m bench scale [--quick]   (DIGEST_BENCH_SUBSCRIBERS: default 20,000, quick 3,000;
 DIGEST_BENCH_SHARD: subscribers per send job, default 5,000; DIGEST_BENCH_SPLIT_CONNECTIONS=1:
 the workers share one worker's relay connections instead of opening as many each;
-DIGEST_BENCH_PIN=1; DIGEST_BENCH_ROUNDS, default 1)
+DIGEST_BENCH_PIN=1; DIGEST_BENCH_ROUNDS, default 1; DIGEST_BENCH_IDLE, default 20)
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -55,6 +63,8 @@ DIGEST = str(Path(sys.executable).with_name("digest"))
 #: DIGEST_BENCH_PIN=1: the senders run on CPU 0 only, whatever their number
 PIN = os.environ.get("DIGEST_BENCH_PIN") == "1"
 ROUNDS = int(os.environ.get("DIGEST_BENCH_ROUNDS", 1))
+#: Seconds the workers wait between the two runs of a configuration (their idle CPU)
+IDLE = float(os.environ.get("DIGEST_BENCH_IDLE", 20))
 
 
 def _pinned() -> None:
@@ -88,6 +98,12 @@ def _cpu(process: subprocess.Popen) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _cpu_so_far(process: subprocess.Popen) -> float:
+    """CPU seconds (user + system, every thread) that running ``process`` has used so far."""
+    fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _sent_by(url: str) -> dict[str, int]:
     """Messages recorded sent per worker name (the last part of a worker's claim)."""
     with psycopg.connect(url, autocommit=True) as conn:
@@ -107,63 +123,75 @@ def _sending(url: str) -> float:
     return float(row[0]) if row and row[0] is not None else 0.0
 
 
-def _one(workers: int, count: int, papers: list, sink: Sink) -> dict:
-    """``workers`` worker processes and `digest send` in queue mode; with 0 workers, the
-    inline path (`digest send` sending itself) on the same kind of database: the baseline."""
-    name = f"digest_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(SERVER, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    workdir = Path(tempfile.mkdtemp(prefix="digest-bench-scale-"))
-    url = SERVER.rsplit("/", 1)[0] + f"/{name}"
-    try:
+def _forget_sends(url: str) -> None:
+    """Empty the ledger, so that the next `digest send` finds every edition due again: the
+    same work as the next day's run (the rankings are made again, under the new run's
+    moment), without waiting for the next day."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("TRUNCATE deliveries")
+
+
+class _Run:
+    """One configuration's database, settings, sink and worker processes."""
+
+    def __init__(self, workers: int, count: int, papers: list, sink: Sink) -> None:
+        self.workers, self.sink = workers, sink
+        self.name = f"digest_bench_{secrets.token_hex(4)}"
+        with psycopg.connect(SERVER, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{self.name}"')
+        self.workdir = Path(tempfile.mkdtemp(prefix="digest-bench-scale-"))
+        self.url = SERVER.rsplit("/", 1)[0] + f"/{self.name}"
         mode = "queue" if workers else "inline"
         extra = f'[deliver]\nmode = "{mode}"\nshard_size = {SHARD}\n'
-        config = _setup(workdir, count, sink.port, papers, url.replace("://", "+psycopg://"), extra)
-        env = {**os.environ, "DIGEST_SECRET": SECRET, "PYTHONWARNINGS": "ignore"}
-        command = [DIGEST, "--config", str(config)]
-        shared = config  # the workers' settings: the relay connections split among them
-        if SPLIT and workers:
-            shared = workdir / "worker.toml"
-            each = -(-CONNECTIONS // workers)
+        database = self.url.replace("://", "+psycopg://")
+        self.config = _setup(self.workdir, count, sink.port, papers, database, extra)
+        self.env = {**os.environ, "DIGEST_SECRET": SECRET, "PYTHONWARNINGS": "ignore"}
+        self.pool: list[subprocess.Popen] = []
+
+    def start_workers(self) -> None:
+        shared = self.config  # the workers' settings: the relay connections split among them
+        if SPLIT:
+            shared = self.workdir / "worker.toml"
+            each = -(-CONNECTIONS // self.workers)
             shared.write_text(
-                config.read_text().replace(
+                self.config.read_text().replace(
                     f"connections = {CONNECTIONS}\n", f"connections = {each}\n"
                 )
             )
-        commits = _commits(name)
-        before = sink.count()
-        start = time.perf_counter()
-        pool = [
+        self.pool = [
             subprocess.Popen(
                 [DIGEST, "--config", str(shared), "worker", "--name", f"bench-{i}"],
-                env=env,
+                env=self.env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 preexec_fn=_pinned,
             )
-            for i in range(workers)
+            for i in range(self.workers)
         ]
+
+    def send(self, workers_cpu: Callable[[], list[float]]) -> dict:
+        """One `digest send` (planning, and sending inline or through the workers); its
+        figures, with the workers' CPU as ``workers_cpu`` tells it after the run."""
+        commits = _commits(self.name)
+        before = self.sink.count()
+        start = time.perf_counter()
         planner = subprocess.Popen(
-            [*command, "send"],
-            env=env,
+            [DIGEST, "--config", str(self.config), "send"],
+            env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=None if workers else _pinned,  # inline, it is the sender
+            preexec_fn=None if self.workers else _pinned,  # inline, it is the sender
         )
         planner_cpu = _cpu(planner)
         seconds = time.perf_counter() - start
-        for process in pool:
-            process.send_signal(signal.SIGTERM)
-        spent = [_cpu(process) for process in pool]
-        cpu = sum(spent) if pool else planner_cpu
-        sent = sink.count() - before
+        spent = workers_cpu()
+        cpu = sum(spent) if self.workers else planner_cpu
+        sent = self.sink.count() - before
         time.sleep(1.5)  # PostgreSQL publishes its counters about once a second
-        commits = _commits(name) - commits
-        sending = _sending(url)
-        by_worker = _sent_by(url)
-        latency = _commit_latency(url)
+        commits = _commits(self.name) - commits
+        sending = _sending(self.url)
+        by_worker = _sent_by(self.url)
         return {
-            "workers": workers,
             "sent": sent,
             "seconds": round(seconds, 2),
             "msg_per_s": round(sent / seconds, 1),
@@ -172,10 +200,9 @@ def _one(workers: int, count: int, papers: list, sink: Sink) -> dict:
             "cpu_ms_per_msg": round(cpu / max(1, sent) * 1000, 3),
             "planner_cpu_s": round(planner_cpu, 2),
             "total_cpu_ms_per_msg": round(
-                (cpu + (planner_cpu if pool else 0.0)) / max(1, sent) * 1000, 3
+                (cpu + (planner_cpu if self.workers else 0.0)) / max(1, sent) * 1000, 3
             ),
             "commits_per_msg": round(commits / max(1, sent), 4),
-            "commit_latency_ms": round(latency, 3),
             "send_ok": planner.returncode == 0,
             # per worker: CPU seconds and messages sent, to tell a worker's fixed cost
             # (start-up, first shard's warm-up) from its cost per message
@@ -184,10 +211,56 @@ def _one(workers: int, count: int, papers: list, sink: Sink) -> dict:
                 for i, c in enumerate(spent)
             ],
         }
-    finally:
+
+    def so_far(self) -> list[float]:
+        return [_cpu_so_far(process) for process in self.pool]
+
+    def stop_workers(self) -> list[float]:
+        for process in self.pool:
+            process.send_signal(signal.SIGTERM)
+        return [_cpu(process) for process in self.pool]
+
+    def close(self) -> None:
+        for process in self.pool:
+            if process.returncode is None:
+                process.kill()
+                process.wait()
         with psycopg.connect(SERVER, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        shutil.rmtree(workdir, ignore_errors=True)
+            admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _one(workers: int, count: int, papers: list, sink: Sink) -> dict:
+    """``workers`` worker processes and `digest send` in queue mode; with 0 workers, the
+    inline path (`digest send` sending itself) on the same kind of database: the baseline.
+
+    Two runs: the first on workers just started (their start-up counted in its CPU), then,
+    after :data:`IDLE` seconds of the workers waiting (their idle CPU measured), the ledger
+    emptied and a second run on the same workers, as a deployment's long-running workers
+    take each day's run. Inline, each run is a `digest send` process of its own."""
+    run = _Run(workers, count, papers, sink)
+    try:
+        run.start_workers()
+        cold = run.send(run.so_far)
+        idle_from = run.so_far()
+        time.sleep(IDLE if workers else 0)
+        idle = [b - a for a, b in zip(idle_from, run.so_far(), strict=True)]
+        _forget_sends(run.url)
+        warm_from = run.so_far()
+        warm = run.send(lambda: [b - a for a, b in zip(warm_from, run.so_far(), strict=True)])
+        total = run.stop_workers()
+        return {
+            "workers": workers,
+            **cold,
+            "warm": warm,
+            "idle_cpu_s_per_worker_hour": round(sum(idle) / max(1, workers) / IDLE * 3600, 1)
+            if workers
+            else None,
+            "workers_cpu_s_at_exit": [round(c, 2) for c in total],
+            "commit_latency_ms": round(_commit_latency(run.url), 3),
+        }
+    finally:
+        run.close()
 
 
 def _median(values: list[float]) -> float:
@@ -196,6 +269,80 @@ def _median(values: list[float]) -> float:
     if len(ordered) % 2:
         return ordered[middle]
     return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _ratios(rows: list[dict], pick: Callable[[dict], dict]) -> tuple[dict, list, list]:
+    """Medians per worker count of the runs ``pick`` takes from each row, the CPU ratio of
+    N workers to one worker (of the medians), and the same ratio per round."""
+    medians = {
+        w: {
+            key: round(_median([pick(r)[key] for r in rows if r["workers"] == w]), 4)
+            for key in ("msg_per_s", "cpu_ms_per_msg", "commits_per_msg")
+        }
+        for w in (0, 1, 2, 3)
+    }
+    one = medians[1]["cpu_ms_per_msg"]
+    per_round = [
+        [
+            round(pick(r)["cpu_ms_per_msg"] / pick(alone)["cpu_ms_per_msg"], 3)
+            for r in rows
+            if r["round"] == alone["round"] and r["workers"] > 1
+        ]
+        for alone in rows
+        if alone["workers"] == 1
+    ]
+    return medians, [round(medians[w]["cpu_ms_per_msg"] / one, 3) for w in (1, 2, 3)], per_round
+
+
+def _print(rows: list[dict], figures: dict) -> None:
+    header = ["round", "workers", "run", "sent", "s", "msg/s", "sending msg/s", "CPU ms/msg"]
+    header += ["planner CPU s", "commits/msg"]
+    lines = [
+        [
+            r["round"],
+            r["workers"] or "inline",
+            which,
+            run["sent"],
+            run["seconds"],
+            run["msg_per_s"],
+            run["sending_msg_per_s"],
+            run["cpu_ms_per_msg"],
+            run["planner_cpu_s"],
+            run["commits_per_msg"],
+        ]
+        for r in rows
+        for which, run in (("first", r), ("second", r["warm"]))
+    ]
+    print(table(header, lines))
+    for which in ("first", "second"):
+        part = figures[which]
+        if ROUNDS > 1:
+            print(
+                f"{which} runs, medians (workers: msg/s, CPU ms/msg, commits/msg): "
+                + "; ".join(
+                    f"{w or 'inline'}: {m['msg_per_s']}, {m['cpu_ms_per_msg']}, "
+                    f"{m['commits_per_msg']}"
+                    for w, m in part["medians"].items()
+                )
+            )
+            print(f"{which} runs, CPU of 2 and 3 workers / one's, per round: {part['per_round']}")
+        print(
+            f"{which} runs, CPU of N workers / one worker's"
+            + (" (medians)" if ROUNDS > 1 else "")
+            + f": {part['cpu_ratio_to_one_worker']}"
+        )
+    latency = [r["commit_latency_ms"] for r in rows]
+    print(f"commit latency (one small autocommit insert): {min(latency)}-{max(latency)} ms")
+    for r in rows:
+        if r["workers"]:
+            print(
+                f"round {r['round']}, {r['workers']} worker(s), CPU s / messages each, "
+                "first run (start-up included) | second run: "
+                + ", ".join(f"{w['cpu_s']} / {w['sent']}" for w in r["per_worker"])
+                + " | "
+                + ", ".join(f"{w['cpu_s']} / {w['sent']}" for w in r["warm"]["per_worker"])
+                + f"; idle: {r['idle_cpu_s_per_worker_hour']} CPU s per worker-hour"
+            )
 
 
 def run(quick: bool = False) -> dict:
@@ -208,24 +355,7 @@ def run(quick: bool = False) -> dict:
             rows += [{"round": n + 1, **_one(w, count, papers, sink)} for w in (0, 1, 2, 3)]
     finally:
         sink.close()
-    per_round = [
-        [
-            round(r["cpu_ms_per_msg"] / one["cpu_ms_per_msg"], 3)
-            for r in rows
-            if r["round"] == one["round"] and r["workers"] > 1
-        ]
-        for one in rows
-        if one["workers"] == 1
-    ]
-    medians = {
-        w: {
-            key: round(_median([r[key] for r in rows if r["workers"] == w]), 4)
-            for key in ("msg_per_s", "cpu_ms_per_msg", "commits_per_msg")
-        }
-        for w in (0, 1, 2, 3)
-    }
-    one = medians[1]["cpu_ms_per_msg"]
-    figures = {
+    figures: dict = {
         "when": datetime.now(UTC).isoformat(),
         "load": os.getloadavg(),
         "subscribers": count,
@@ -233,63 +363,16 @@ def run(quick: bool = False) -> dict:
         "connections_per_worker": "split" if SPLIT else CONNECTIONS,
         "senders_pinned_to_cpu0": PIN,
         "rounds": ROUNDS,
+        "idle_s_between_runs": IDLE,
         "runs": rows,
-        "medians": medians,
-        "cpu_ratio_to_one_worker": [
-            round(medians[w]["cpu_ms_per_msg"] / one, 3) for w in (1, 2, 3)
-        ],
-        "cpu_ratio_per_round": per_round,
     }
-    print(
-        table(
-            [
-                "round",
-                "workers",
-                "sent",
-                "s",
-                "msg/s",
-                "sending msg/s",
-                "CPU ms/msg",
-                "planner CPU s",
-                "commits/msg",
-                "commit ms",
-            ],
-            [
-                [
-                    r["round"],
-                    r["workers"] or "inline",
-                    r["sent"],
-                    r["seconds"],
-                    r["msg_per_s"],
-                    r["sending_msg_per_s"],
-                    r["cpu_ms_per_msg"],
-                    r["planner_cpu_s"],
-                    r["commits_per_msg"],
-                    r["commit_latency_ms"],
-                ]
-                for r in rows
-            ],
-        )
-    )
-    if ROUNDS > 1:
-        print(
-            "medians (workers: msg/s, CPU ms/msg, commits/msg): "
-            + "; ".join(
-                f"{w or 'inline'}: {m['msg_per_s']}, {m['cpu_ms_per_msg']}, {m['commits_per_msg']}"
-                for w, m in medians.items()
-            )
-        )
-        print(f"CPU of 2 and 3 workers / one worker's, per round: {per_round}")
-    print(
-        "CPU of N workers / one worker's"
-        + (" (medians)" if ROUNDS > 1 else "")
-        + f": {figures['cpu_ratio_to_one_worker']}"
-    )
-    for r in rows:
-        if r["workers"]:
-            print(
-                f"round {r['round']}, {r['workers']} worker(s), CPU s / messages each: "
-                + ", ".join(f"{w['cpu_s']} / {w['sent']}" for w in r["per_worker"])
-            )
+    for which, pick in (("first", lambda r: r), ("second", lambda r: r["warm"])):
+        medians, ratios, per_round = _ratios(rows, pick)
+        figures[which] = {
+            "medians": medians,
+            "cpu_ratio_to_one_worker": ratios,
+            "per_round": per_round,
+        }
+    _print(rows, figures)
     print(f"saved {save('scale', figures)}")
     return figures
