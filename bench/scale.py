@@ -32,7 +32,8 @@ mercy of whatever else the host runs meanwhile.
 Run: python -m bench scale [--quick]   (DIGEST_BENCH_SUBSCRIBERS: default 20,000, quick 3,000;
 DIGEST_BENCH_SHARD: subscribers per send job, default 5,000; DIGEST_BENCH_SPLIT_CONNECTIONS=1:
 the workers share one worker's relay connections instead of opening as many each;
-DIGEST_BENCH_PIN=1; DIGEST_BENCH_ROUNDS, default 1; DIGEST_BENCH_IDLE, default 20)
+DIGEST_BENCH_PIN=1; DIGEST_BENCH_ROUNDS, default 1; DIGEST_BENCH_IDLE, default 20;
+DIGEST_BENCH_ALTERNATE=K: the configurations' runs taken in turn, K each, see _alternating)
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import psycopg
@@ -65,6 +67,9 @@ PIN = os.environ.get("DIGEST_BENCH_PIN") == "1"
 ROUNDS = int(os.environ.get("DIGEST_BENCH_ROUNDS", 1))
 #: Seconds the workers wait between the two runs of a configuration (their idle CPU)
 IDLE = float(os.environ.get("DIGEST_BENCH_IDLE", 20))
+#: DIGEST_BENCH_ALTERNATE=K: instead of the rounds, 1, 2 and 3 workers running at once on
+#: databases of their own, and K runs on each, taken in turn
+ALTERNATE = int(os.environ.get("DIGEST_BENCH_ALTERNATE", 0))
 
 
 def _pinned() -> None:
@@ -345,10 +350,70 @@ def _print(rows: list[dict], figures: dict) -> None:
             )
 
 
+def _alternating(count: int, papers: list, sink: Sink) -> dict:
+    """1, 2 and 3 workers started at once, each on a database of its own; a first round of
+    one `digest send` on each, not counted (the workers' start-up and first shards), then
+    :data:`ALTERNATE` rounds of one `digest send` on each in turn (the order reversed every
+    other round): the running workers of every configuration take their runs a minute or
+    two apart, not a quarter of an hour, so that the host's drift weighs on them alike."""
+    runs = {w: _Run(w, count, papers, sink) for w in (1, 2, 3)}
+    found: dict[int, list[dict]] = {w: [] for w in runs}
+    try:
+        for run in runs.values():
+            run.start_workers()
+        order = list(runs)
+        for n in range(ALTERNATE + 1):  # round 0 warms the workers up and is not counted
+            for w in order if n % 2 else order[::-1]:
+                run = runs[w]
+                _forget_sends(run.url)
+                before = run.so_far()
+                found[w].append(run.send(partial(_spent_since, run, before)))
+        for run in runs.values():
+            run.stop_workers()
+    finally:
+        for run in runs.values():
+            run.close()
+    warm_up = {w: found[w].pop(0) for w in found}
+    per_round = [
+        [round(found[w][n]["cpu_ms_per_msg"] / found[1][n]["cpu_ms_per_msg"], 3) for w in (2, 3)]
+        for n in range(ALTERNATE)
+    ]
+    return {
+        "warm_up": warm_up,
+        "runs": found,
+        "cpu_ratio_per_round": per_round,
+        "cpu_ratio_median": [round(_median([r[i] for r in per_round]), 3) for i in (0, 1)],
+    }
+
+
+def _spent_since(run: _Run, before: list[float]) -> list[float]:
+    return [b - a for a, b in zip(before, run.so_far(), strict=True)]
+
+
+def _report_alternating(count: int, papers: list, sink: Sink) -> dict:
+    part = _alternating(count, papers, sink)
+    figures = {"when": datetime.now(UTC).isoformat(), "subscribers": count, "pinned": PIN}
+    for w, found in part["runs"].items():
+        print(
+            f"{w} worker(s), CPU ms/msg per round: {[r['cpu_ms_per_msg'] for r in found]}, "
+            f"sent {[r['sent'] for r in found]}, "
+            f"commits/msg {[r['commits_per_msg'] for r in found]}"
+        )
+    print(f"CPU of 2 and 3 workers / one's, per round: {part['cpu_ratio_per_round']}")
+    print(f"medians: {part['cpu_ratio_median']}")
+    print(f"saved {save('scale_alternating', {**figures, 'alternating': part})}")
+    return {**figures, "alternating": part}
+
+
 def run(quick: bool = False) -> dict:
     count = int(os.environ.get("DIGEST_BENCH_SUBSCRIBERS") or (3000 if quick else 20000))
     papers = _papers()
     sink = Sink()
+    if ALTERNATE:
+        try:
+            return _report_alternating(count, papers, sink)
+        finally:
+            sink.close()
     rows: list[dict] = []
     try:
         for n in range(ROUNDS):
