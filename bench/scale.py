@@ -220,6 +220,10 @@ class _Run:
     def so_far(self) -> list[float]:
         return [_cpu_so_far(process) for process in self.pool]
 
+    def spent_since(self, before: list[float]) -> list[float]:
+        """Each worker's CPU seconds since :meth:`so_far` told ``before``."""
+        return [b - a for a, b in zip(before, self.so_far(), strict=True)]
+
     def stop_workers(self) -> list[float]:
         for process in self.pool:
             process.send_signal(signal.SIGTERM)
@@ -249,10 +253,9 @@ def _one(workers: int, count: int, papers: list, sink: Sink) -> dict:
         cold = run.send(run.so_far)
         idle_from = run.so_far()
         time.sleep(IDLE if workers else 0)
-        idle = [b - a for a, b in zip(idle_from, run.so_far(), strict=True)]
+        idle = run.spent_since(idle_from)
         _forget_sends(run.url)
-        warm_from = run.so_far()
-        warm = run.send(lambda: [b - a for a, b in zip(warm_from, run.so_far(), strict=True)])
+        warm = run.send(partial(run.spent_since, run.so_far()))
         total = run.stop_workers()
         return {
             "workers": workers,
@@ -366,8 +369,7 @@ def _alternating(count: int, papers: list, sink: Sink) -> dict:
             for w in order if n % 2 else order[::-1]:
                 run = runs[w]
                 _forget_sends(run.url)
-                before = run.so_far()
-                found[w].append(run.send(partial(_spent_since, run, before)))
+                found[w].append(run.send(partial(run.spent_since, run.so_far())))
         for run in runs.values():
             run.stop_workers()
     finally:
@@ -384,10 +386,6 @@ def _alternating(count: int, papers: list, sink: Sink) -> dict:
         "cpu_ratio_per_round": per_round,
         "cpu_ratio_median": [round(_median([r[i] for r in per_round]), 3) for i in (0, 1)],
     }
-
-
-def _spent_since(run: _Run, before: list[float]) -> list[float]:
-    return [b - a for a, b in zip(before, run.so_far(), strict=True)]
 
 
 def _report_alternating(count: int, papers: list, sink: Sink) -> dict:
@@ -409,13 +407,10 @@ def run(quick: bool = False) -> dict:
     count = int(os.environ.get("DIGEST_BENCH_SUBSCRIBERS") or (3000 if quick else 20000))
     papers = _papers()
     sink = Sink()
-    if ALTERNATE:
-        try:
-            return _report_alternating(count, papers, sink)
-        finally:
-            sink.close()
     rows: list[dict] = []
     try:
+        if ALTERNATE:
+            return _report_alternating(count, papers, sink)
         for n in range(ROUNDS):
             rows += [{"round": n + 1, **_one(w, count, papers, sink)} for w in (0, 1, 2, 3)]
     finally:
