@@ -57,11 +57,16 @@ from bench.common import save, table
 from bench.deliver import CONNECTIONS, SECRET, Sink, _papers, _setup
 
 SERVER = os.environ.get("DIGEST_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+#: DIGEST_BENCH_INSTRUCTIONS=1: the workers run under valgrind's callgrind, which counts
+#: the instructions each run costs them (see _counted)
+INSTRUCTIONS = os.environ.get("DIGEST_BENCH_INSTRUCTIONS") == "1"
 SHARD = int(os.environ.get("DIGEST_BENCH_SHARD", 5000))
 #: DIGEST_BENCH_SPLIT_CONNECTIONS=1: N workers share the relay connections one worker has
 #: (each gets 1/N of them, rounded up) instead of each opening as many
 SPLIT = os.environ.get("DIGEST_BENCH_SPLIT_CONNECTIONS") == "1"
 DIGEST = str(Path(sys.executable).with_name("digest"))
+#: the worker that the instruction counts run (its timers spaced out: see the module)
+COUNTED = "bench.counted_worker"
 #: DIGEST_BENCH_PIN=1: the senders run on CPU 0 only, whatever their number
 PIN = os.environ.get("DIGEST_BENCH_PIN") == "1"
 ROUNDS = int(os.environ.get("DIGEST_BENCH_ROUNDS", 1))
@@ -107,6 +112,23 @@ def _cpu_so_far(process: subprocess.Popen) -> float:
     """CPU seconds (user + system, every thread) that running ``process`` has used so far."""
     fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _callgrind(process: subprocess.Popen, *command: str) -> None:
+    subprocess.run(
+        ["callgrind_control", *command, str(process.pid)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _totals(dump: Path) -> int:
+    """The instructions a callgrind dump counts."""
+    for line in dump.read_text().splitlines():
+        if line.startswith("totals:"):
+            return int(line.split()[1])
+    raise ValueError(f"{dump}: no totals line")
 
 
 def _sent_by(url: str) -> dict[str, int]:
@@ -163,10 +185,17 @@ class _Run:
                     f"connections = {CONNECTIONS}\n", f"connections = {each}\n"
                 )
             )
+        command = [DIGEST]
+        env = self.env
+        if INSTRUCTIONS:  # instrumented only while counting: see _counted
+            out = self.workdir / "callgrind.%p"
+            command = ["valgrind", "--tool=callgrind", "--instr-atstart=no"]
+            command += [f"--callgrind-out-file={out}", sys.executable, "-m", COUNTED]
+            env = {**env, "PYTHONHASHSEED": "0"}
         self.pool = [
             subprocess.Popen(
-                [DIGEST, "--config", str(shared), "worker", "--name", f"bench-{i}"],
-                env=self.env,
+                [*command, "--config", str(shared), "worker", "--name", f"bench-{i}"],
+                env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 preexec_fn=_pinned,
@@ -223,6 +252,24 @@ class _Run:
     def spent_since(self, before: list[float]) -> list[float]:
         """Each worker's CPU seconds since :meth:`so_far` told ``before``."""
         return [b - a for a, b in zip(before, self.so_far(), strict=True)]
+
+    def count(self, action: Callable[[], dict]) -> tuple[dict, list[int]]:
+        """``action``'s result, and the instructions each worker (under callgrind) ran
+        meanwhile."""
+        for process in self.pool:
+            _callgrind(process, "--instr=on")
+            _callgrind(process, "--zero")
+        result = action()
+        counts = []
+        for process in self.pool:
+            _callgrind(process, "--dump")
+            _callgrind(process, "--instr=off")
+            dumps = sorted(
+                self.workdir.glob(f"callgrind.{process.pid}.*"),
+                key=lambda path: int(path.name.rsplit(".", 1)[1]),
+            )
+            counts.append(_totals(dumps[-1]))
+        return result, counts
 
     def stop_workers(self) -> list[float]:
         for process in self.pool:
@@ -403,12 +450,72 @@ def _report_alternating(count: int, papers: list, sink: Sink) -> dict:
     return {**figures, "alternating": part}
 
 
+def _counted(count: int, papers: list, sink: Sink) -> dict:
+    """Instructions per message, summed over the workers, for 1, 2 and 3 running workers
+    under valgrind's callgrind: a count of the work, not of seconds, so the same for the
+    same work whatever else the host does. For each worker count: the workers started
+    (not instrumented), one `digest send` not counted (their start-up and first shards),
+    then :data:`ROUNDS` runs counted, each after the ledger is emptied (the next day's
+    run on long-running workers). The workers' timers are spaced out (bench.counted_worker):
+    their cost is the idle CPU per worker-hour of the plain benchmark."""
+    found: dict[int, list[dict]] = {}
+    for workers in (1, 2, 3):
+        run = _Run(workers, count, papers, sink)
+        try:
+            run.start_workers()
+            run.send(run.so_far)
+            found[workers] = []
+            for _ in range(ROUNDS):
+                _forget_sends(run.url)
+                figures, counts = run.count(
+                    partial(run.send, partial(run.spent_since, run.so_far()))
+                )
+                sent = max(1, figures["sent"])
+                figures["instructions"] = counts
+                figures["instructions_per_msg"] = round(sum(counts) / sent)
+                found[workers].append(figures)
+            run.stop_workers()
+        finally:
+            run.close()
+    one = _median([r["instructions_per_msg"] for r in found[1]])
+    ratios = [
+        round(_median([r["instructions_per_msg"] for r in found[w]]) / one, 4) for w in (1, 2, 3)
+    ]
+    for workers, rows in found.items():
+        print(
+            f"{workers} worker(s): instructions per message per run "
+            f"{[r['instructions_per_msg'] for r in rows]}, sent {[r['sent'] for r in rows]}, "
+            f"each worker's instructions / messages "
+            + "; ".join(
+                ", ".join(
+                    f"{n / 1e9:.2f}G / {w['sent']}"
+                    for n, w in zip(r["instructions"], r["per_worker"], strict=True)
+                )
+                for r in rows
+            )
+            + f", commits/msg {[r['commits_per_msg'] for r in rows]}"
+        )
+    print(f"instructions per message of N workers / one worker's (medians): {ratios}")
+    figures = {
+        "when": datetime.now(UTC).isoformat(),
+        "subscribers": count,
+        "shard_size": SHARD,
+        "rounds": ROUNDS,
+        "runs": found,
+        "instruction_ratio_to_one_worker": ratios,
+    }
+    print(f"saved {save('scale_instructions', figures)}")
+    return figures
+
+
 def run(quick: bool = False) -> dict:
     count = int(os.environ.get("DIGEST_BENCH_SUBSCRIBERS") or (3000 if quick else 20000))
     papers = _papers()
     sink = Sink()
     rows: list[dict] = []
     try:
+        if INSTRUCTIONS:
+            return _counted(count, papers, sink)
         if ALTERNATE:
             return _report_alternating(count, papers, sink)
         for n in range(ROUNDS):

@@ -35,6 +35,8 @@ log = logging.getLogger("digest.worker")
 #: How often every worker looks for jobs whose worker stopped beating (seconds): with
 #: :data:`WORKER_SILENCE`, a dead worker's shard runs again within a minute.
 RETAKE_EVERY = 10.0
+#: How often a worker records that it is alive (seconds): see :data:`WORKER_SILENCE`.
+HEARTBEAT_EVERY = 10.0
 #: How often an idle worker asks for jobs besides the database's notifications (seconds):
 #: a job put back (retried, or retaken) is not notified, so it waits at most this long.
 POLL_EVERY = 5.0
@@ -177,6 +179,7 @@ async def _work(app: Any, runtime: Runtime, concurrency: int, name: str | None) 
                 name=name,
                 install_signal_handlers=False,
                 stalled_worker_timeout=WORKER_SILENCE,
+                update_heartbeat_interval=HEARTBEAT_EVERY,
                 fetch_job_polling_interval=POLL_EVERY,
                 abort_job_polling_interval=ABORT_POLL_EVERY,
             )

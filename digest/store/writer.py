@@ -72,6 +72,7 @@ class LedgerGroup:
     def __init__(self, engine: Engine) -> None:
         self.conn = engine.connect()
         self.raw: Any = self.conn.connection.dbapi_connection
+        self._cursor: Any = self.raw.cursor()  # for a step alone, kept: one per message
         self._ready = threading.Condition()
         self._waiting: list[_Step] = []
         self._busy = False
@@ -113,10 +114,9 @@ class LedgerGroup:
         raw = self.raw
         if len(batch) == 1:  # alone: one statement in autocommit, one round trip
             raw.autocommit = True
-            with raw.cursor() as cursor:
-                step = batch[0]
-                if _psycopg_execute(cursor, step.outcome, step.claim):
-                    step.won = cursor.rowcount == 1
+            step, cursor = batch[0], self._cursor
+            if _psycopg_execute(cursor, step.outcome, step.claim):
+                step.won = cursor.rowcount == 1
         else:
             raw.autocommit = False
             cursors: list[tuple[_Step, Any]] = []
@@ -137,6 +137,7 @@ class LedgerGroup:
         self.steps += len(batch)
 
     def close(self) -> None:
+        self._cursor.close()
         if not self.raw.closed:
             self.raw.autocommit = False  # SQLAlchemy's transactions, as it expects
         self.conn.close()
@@ -148,9 +149,10 @@ class LedgerWriter:
     Each ``step`` is one short transaction: the outcome of the message just sent and the
     claim of the next one go in together, so the ledger costs one commit per message. The
     common step (an outcome and a fresh claim) runs as plain DB-API statements, on SQLite
-    and on psycopg: it happens once per message, so it is kept as cheap as it can be. Given
-    a :class:`LedgerGroup`, the common step on psycopg goes through it, committed with the
-    other threads' steps, and this writer's own connection opens only for a rare step.
+    and on psycopg: it happens once per message, so it is kept as cheap as it can be. On
+    psycopg the common step goes through a :class:`LedgerGroup`: the run's, committed with
+    the other threads' steps, or else a group of this writer's own; the writer's own
+    connection opens only for a rare step.
     """
 
     def __init__(self, engine: Engine, group: LedgerGroup | None = None) -> None:
@@ -158,19 +160,24 @@ class LedgerWriter:
         sqlite = engine.dialect.name == "sqlite"
         psycopg = engine.dialect.driver == "psycopg"
         self.form = "sqlite" if sqlite else "psycopg" if psycopg else None
-        self.group = group if self.form == "psycopg" else None
         self.lock: Any = write_lock(engine) if sqlite else nullcontext()
         self._conn: Connection | None = None
         self.raw: Any = None
         self.cursor: Any = None
-        if self.group is None:
+        self.group: LedgerGroup | None = None
+        self._own_group: LedgerGroup | None = None
+        if self.form == "psycopg":
+            if group is None:
+                group = self._own_group = LedgerGroup(engine)
+            self.group = group
+        else:
             self._open()
 
     def _open(self) -> Connection:
         if self._conn is None:
             self._conn = self.engine.connect().execution_options(begin_immediate=True)
             self.raw = self._conn.connection.dbapi_connection
-            self.cursor = self.raw.cursor() if self.form else None
+            self.cursor = self.raw.cursor() if self.form == "sqlite" else None
         return self._conn
 
     @property
@@ -190,8 +197,6 @@ class LedgerWriter:
             return self._sqlite_step(outcome, claim)
         if self.group is not None and not rare:
             return self.group.step(outcome, claim)
-        if self.form == "psycopg" and not rare:
-            return self._psycopg_step(outcome, claim)
         with self.lock, self.conn.begin():
             if outcome is not None:
                 settle(self.conn, outcome)
@@ -223,19 +228,9 @@ class LedgerWriter:
                 raise
         return won
 
-    def _psycopg_step(self, outcome: Outcome | None, claim: Delivery | None) -> bool:
-        """One statement in autocommit: the database commits it, whole or not at all."""
-        self._open()
-        self.raw.autocommit = True
-        try:
-            if _psycopg_execute(self.cursor, outcome, claim):
-                return bool(self.cursor.rowcount == 1)
-            return True
-        finally:
-            if not self.raw.closed:
-                self.raw.autocommit = False  # SQLAlchemy's transactions, as it expects
-
     def close(self) -> None:
+        if self._own_group is not None:
+            self._own_group.close()
         if self._conn is None:
             return
         if self.cursor is not None:
