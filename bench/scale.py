@@ -131,6 +131,14 @@ def _totals(dump: Path) -> int:
     raise ValueError(f"{dump}: no totals line")
 
 
+def _io_calls(process: subprocess.Popen) -> int:
+    """The read and write system calls running ``process`` (every thread) made so far."""
+    found = dict(
+        line.split(": ") for line in Path(f"/proc/{process.pid}/io").read_text().splitlines()
+    )
+    return int(found["syscr"]) + int(found["syscw"])
+
+
 def _sent_by(url: str) -> dict[str, int]:
     """Messages recorded sent per worker name (the last part of a worker's claim)."""
     with psycopg.connect(url, autocommit=True) as conn:
@@ -207,6 +215,7 @@ class _Run:
         """One `digest send` (planning, and sending inline or through the workers); its
         figures, with the workers' CPU as ``workers_cpu`` tells it after the run."""
         commits = _commits(self.name)
+        calls = [_io_calls(process) for process in self.pool]
         before = self.sink.count()
         start = time.perf_counter()
         planner = subprocess.Popen(
@@ -219,6 +228,7 @@ class _Run:
         planner_cpu = _cpu(planner)
         seconds = time.perf_counter() - start
         spent = workers_cpu()
+        calls = [_io_calls(p) - c for p, c in zip(self.pool, calls, strict=True)]
         cpu = sum(spent) if self.workers else planner_cpu
         sent = self.sink.count() - before
         time.sleep(1.5)  # PostgreSQL publishes its counters about once a second
@@ -237,6 +247,9 @@ class _Run:
                 (cpu + (planner_cpu if self.workers else 0.0)) / max(1, sent) * 1000, 3
             ),
             "commits_per_msg": round(commits / max(1, sent), 4),
+            # the workers' reads and writes through the kernel (sockets included): its
+            # share of their CPU, counted rather than timed
+            "io_calls_per_msg": round(sum(calls) / max(1, sent), 2) if self.workers else None,
             "send_ok": planner.returncode == 0,
             # per worker: CPU seconds and messages sent, to tell a worker's fixed cost
             # (start-up, first shard's warm-up) from its cost per message
@@ -351,7 +364,7 @@ def _ratios(rows: list[dict], pick: Callable[[dict], dict]) -> tuple[dict, list,
 
 def _print(rows: list[dict], figures: dict) -> None:
     header = ["round", "workers", "run", "sent", "s", "msg/s", "sending msg/s", "CPU ms/msg"]
-    header += ["planner CPU s", "commits/msg"]
+    header += ["planner CPU s", "commits/msg", "I/O calls/msg"]
     lines = [
         [
             r["round"],
@@ -364,6 +377,7 @@ def _print(rows: list[dict], figures: dict) -> None:
             run["cpu_ms_per_msg"],
             run["planner_cpu_s"],
             run["commits_per_msg"],
+            run["io_calls_per_msg"] or "",
         ]
         for r in rows
         for which, run in (("first", r), ("second", r["warm"]))
@@ -442,7 +456,8 @@ def _report_alternating(count: int, papers: list, sink: Sink) -> dict:
         print(
             f"{w} worker(s), CPU ms/msg per round: {[r['cpu_ms_per_msg'] for r in found]}, "
             f"sent {[r['sent'] for r in found]}, "
-            f"commits/msg {[r['commits_per_msg'] for r in found]}"
+            f"commits/msg {[r['commits_per_msg'] for r in found]}, "
+            f"I/O calls/msg {[r['io_calls_per_msg'] for r in found]}"
         )
     print(f"CPU of 2 and 3 workers / one's, per round: {part['cpu_ratio_per_round']}")
     print(f"medians: {part['cpu_ratio_median']}")

@@ -3,13 +3,19 @@ their liveness on PostgreSQL, the publish job's stage."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from datetime import UTC, date, datetime, timedelta
+from email import message_from_bytes
+from email.utils import parsedate_to_datetime
+from pathlib import Path
 
+import psycopg
 import pytest
 import sqlalchemy as sa
-from conftest import SAMPLE_NOW, fetched_store, sample_config
+from conftest import SAMPLE_NOW, fetched_store, free_port, sample_config
 from postgres import fresh_database
+from procrastinate.exceptions import ConnectorException
 
 import digest.compose.personal
 from digest import pipeline
@@ -17,8 +23,8 @@ from digest.config import load_settings
 from digest.deliver.claims import Liveness, claimant, worker_claimant
 from digest.deliver.prepare import prepare
 from digest.deliver.shared import share_run
-from digest.errors import ConfigError
-from digest.queue import conninfo, ensure_schema
+from digest.errors import ConfigError, StoreError
+from digest.queue import connector, conninfo, defer, ensure_schema
 from digest.queue.defer import shards
 from digest.queue.worker import ShardStop
 from digest.store import Delivery, Store
@@ -187,8 +193,9 @@ def test_the_planner_defers_no_shard_when_nobody_is_due(tmp_path):
 
 
 def test_a_shard_sent_after_its_run_stamps_the_ledger_with_the_time_it_sent(tmp_path):
-    """The run's moment sets what is due and where the window ends; the claims and sends
-    carry the time they happened, however long the shard waited in the queue."""
+    """The run's moment sets what is due and where the window ends; the claims, the sends
+    and the messages' Date carry the time they happened, however long the shard waited in
+    the queue."""
     settings = sample_config(tmp_path, deliver={"shard_size": 5})
     store = fetched_store(settings)
     try:
@@ -205,3 +212,75 @@ def test_a_shard_sent_after_its_run_stamps_the_ledger_with_the_time_it_sent(tmp_
     assert all(r.window_end == RUN_AT for r in rows)
     assert all(r.sent_at is not None and r.sent_at >= before for r in rows)
     assert all(r.claimed_at is not None and r.claimed_at >= before for r in rows)
+    mails = sorted(Path(settings.mail.outbox_dir).glob("*.eml"))
+    dates = [message_from_bytes(m.read_bytes())["Date"] for m in mails]
+    assert len(dates) == 2
+    assert all(parsedate_to_datetime(d) >= before.replace(microsecond=0) for d in dates), dates
+
+
+def _gone_database() -> str:
+    """The address of a PostgreSQL server that is not there (nothing listens on the port)."""
+    return f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
+
+
+def test_a_worker_waits_out_a_lost_database_then_lets_the_error_stand(monkeypatch):
+    """The engine's query is tried again every RETRY_EVERY while the database is away, and
+    after RECONNECT_FOR the error stands: the worker stops, and `digest worker` exits 1 for
+    its supervisor to start it again."""
+    monkeypatch.setattr(connector, "RECONNECT_FOR", 0.3)
+    monkeypatch.setattr(connector, "RETRY_EVERY", 0.05)
+    gone = _gone_database()
+    tries = 0
+
+    async def query() -> None:
+        nonlocal tries
+        tries += 1
+        if tries > 200:  # 10 s of tries: it would wait forever
+            raise RuntimeError("never gave up")
+        try:
+            await psycopg.AsyncConnection.connect(gone, connect_timeout=5)
+        except psycopg.OperationalError as exc:
+            raise ConnectorException("the query failed") from exc
+
+    with pytest.raises(ConnectorException) as lost:
+        asyncio.run(connector.Connector(conninfo=gone)._again(query))
+    assert isinstance(lost.value.__cause__, psycopg.OperationalError)
+    assert tries >= 3, "given up without waiting for the database"
+
+
+def test_a_query_error_that_is_not_a_lost_database_is_not_tried_again(monkeypatch):
+    monkeypatch.setattr(connector, "RETRY_EVERY", 0.05)
+    tries = 0
+
+    async def query() -> None:
+        nonlocal tries
+        tries += 1
+        raise ConnectorException("a bad query") from psycopg.errors.SyntaxError("near SELEC")
+
+    with pytest.raises(ConnectorException):
+        asyncio.run(connector.Connector(conninfo=_gone_database())._again(query))
+    assert tries == 1
+
+
+def test_send_waiting_for_its_shards_gives_up_on_a_database_gone_too_long(monkeypatch):
+    monkeypatch.setattr(defer, "RECONNECT_FOR", 0.3)
+    engine = sa.create_engine(_gone_database().replace("://", "+psycopg://"))
+    asked = 0
+
+    class Gone:
+        """What `Queue.wait` asks: the jobs' progress, from a database that is not there."""
+
+        def progress(self, job_ids: list[int]) -> defer.Progress:
+            nonlocal asked
+            asked += 1
+            if asked > 200:  # 10 s of tries: it would wait forever
+                raise RuntimeError("never gave up")
+            with engine.connect():
+                raise AssertionError("the database answered")
+
+    try:
+        with pytest.raises(StoreError, match="lost the database for 0 s while waiting"):
+            defer.Queue.wait(Gone(), [1, 2], every=0.05)  # type: ignore[arg-type]
+    finally:
+        engine.dispose()
+    assert asked >= 3, "given up without waiting for the database"

@@ -213,7 +213,7 @@ class Dispatcher:
             text=text,
             html=html,
             message_id=message_id,
-            date=self.now,
+            date=self.clock(),  # when it is handed over, not the run's moment
             list_slug="digest",
             unsubscribe_url=links.unsubscribe,
             unsubscribe_mailto=links.unsubscribe_mailto,
