@@ -71,8 +71,9 @@ class LedgerGroup:
 
     def __init__(self, engine: Engine) -> None:
         self.conn = engine.connect()
-        self.raw: Any = self.conn.connection.dbapi_connection
-        self._cursor: Any = self.raw.cursor()  # for a step alone, kept: one per message
+        raw: Any = self.conn.connection.dbapi_connection
+        self.raw = raw
+        self._cursor: Any = raw.cursor()  # for a step alone, kept: one per message
         self._ready = threading.Condition()
         self._waiting: list[_Step] = []
         self._busy = False
