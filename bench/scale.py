@@ -33,7 +33,15 @@ Run: python -m bench scale [--quick]   (DIGEST_BENCH_SUBSCRIBERS: default 20,000
 DIGEST_BENCH_SHARD: subscribers per send job, default 5,000; DIGEST_BENCH_SPLIT_CONNECTIONS=1:
 the workers share one worker's relay connections instead of opening as many each;
 DIGEST_BENCH_PIN=1; DIGEST_BENCH_ROUNDS, default 1; DIGEST_BENCH_IDLE, default 20;
-DIGEST_BENCH_ALTERNATE=K: the configurations' runs taken in turn, K each, see _alternating)
+DIGEST_BENCH_ALTERNATE=K: the configurations' runs taken in turn, K each, see _alternating;
+DIGEST_BENCH_INSTRUCTIONS=1: the workers' instructions counted under valgrind's callgrind,
+DIGEST_BENCH_ROUNDS runs on each worker count, see _counted: about an hour at 20,000 with
+two rounds)
+
+The CPU seconds of a process move with the host (its other load, its clock, the caches
+that other processes evict); instructions do not: the same work counts the same whatever
+the host does meanwhile, so the instruction counts can tell apart what the CPU seconds of
+two configurations, taken minutes apart, cannot.
 """
 
 from __future__ import annotations

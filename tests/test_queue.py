@@ -284,3 +284,35 @@ def test_send_waiting_for_its_shards_gives_up_on_a_database_gone_too_long(monkey
     finally:
         engine.dispose()
     assert asked >= 3, "given up without waiting for the database"
+
+
+@pytest.mark.postgres
+def test_an_idle_worker_waiting_on_listen_wakes_for_its_socket_not_ten_times_a_second():
+    """An idle worker waits on its LISTEN connection all day: woken every 0.1 s, as psycopg
+    does by default, that was most of its CPU."""
+
+    async def wakes(url: str) -> int:
+        queue = connector.Connector(conninfo=conninfo(url))
+        await queue.open_async()
+        try:
+            listening = await queue.pool.connection_class.connect(conninfo(url), autocommit=True)
+            async with listening:
+                await listening.execute("LISTEN digest_test_nothing_comes")
+                loop = asyncio.get_running_loop()
+                watched = loop.add_reader
+                woken = 0
+
+                def add_reader(*args: object) -> None:
+                    nonlocal woken
+                    woken += 1
+                    watched(*args)  # type: ignore[arg-type]
+
+                loop.add_reader = add_reader  # type: ignore[method-assign]
+                async for _ in listening.notifies(timeout=1.0):
+                    raise AssertionError("nothing was notified")
+                return woken
+        finally:
+            await queue.close_async()
+
+    with fresh_database() as url:
+        assert asyncio.run(wakes(url)) <= 2
