@@ -34,6 +34,7 @@ DIGEST_BENCH_SHARD: subscribers per send job, default 5,000; DIGEST_BENCH_SPLIT_
 the workers share one worker's relay connections instead of opening as many each;
 DIGEST_BENCH_PIN=1; DIGEST_BENCH_ROUNDS, default 1; DIGEST_BENCH_IDLE, default 20;
 DIGEST_BENCH_ALTERNATE=K: the configurations' runs taken in turn, K each, see _alternating;
+DIGEST_BENCH_SYSCALLS=1: the second runs' system calls per message counted by strace;
 DIGEST_BENCH_INSTRUCTIONS=1: the workers' instructions counted under valgrind's callgrind,
 DIGEST_BENCH_ROUNDS runs on each worker count, see _counted: about an hour at 20,000 with
 two rounds)
@@ -68,6 +69,9 @@ SERVER = os.environ.get("DIGEST_BENCH_PG", "postgresql://postgres@127.0.0.1:5432
 #: DIGEST_BENCH_INSTRUCTIONS=1: the workers run under valgrind's callgrind, which counts
 #: the instructions each run costs them (see _counted)
 INSTRUCTIONS = os.environ.get("DIGEST_BENCH_INSTRUCTIONS") == "1"
+#: DIGEST_BENCH_SYSCALLS=1: the second run of each worker count runs under `strace -c`,
+#: which counts the workers' system calls per message
+SYSCALLS = os.environ.get("DIGEST_BENCH_SYSCALLS") == "1"
 SHARD = int(os.environ.get("DIGEST_BENCH_SHARD", 5000))
 #: DIGEST_BENCH_SPLIT_CONNECTIONS=1: N workers share the relay connections one worker has
 #: (each gets 1/N of them, rounded up) instead of each opening as many
@@ -139,12 +143,12 @@ def _totals(dump: Path) -> int:
     raise ValueError(f"{dump}: no totals line")
 
 
-def _io_calls(process: subprocess.Popen) -> int:
-    """The read and write system calls running ``process`` (every thread) made so far."""
-    found = dict(
-        line.split(": ") for line in Path(f"/proc/{process.pid}/io").read_text().splitlines()
-    )
-    return int(found["syscr"]) + int(found["syscw"])
+def _traced_calls(summary: Path) -> int:
+    """The system calls an `strace -c` summary counts (its ``total`` line)."""
+    for line in summary.read_text().splitlines():
+        if line.rstrip().endswith("total"):
+            return int(line.split()[3])
+    raise ValueError(f"{summary}: no total line")
 
 
 def _sent_by(url: str) -> dict[str, int]:
@@ -223,7 +227,6 @@ class _Run:
         """One `digest send` (planning, and sending inline or through the workers); its
         figures, with the workers' CPU as ``workers_cpu`` tells it after the run."""
         commits = _commits(self.name)
-        calls = [_io_calls(process) for process in self.pool]
         before = self.sink.count()
         start = time.perf_counter()
         planner = subprocess.Popen(
@@ -236,7 +239,6 @@ class _Run:
         planner_cpu = _cpu(planner)
         seconds = time.perf_counter() - start
         spent = workers_cpu()
-        calls = [_io_calls(p) - c for p, c in zip(self.pool, calls, strict=True)]
         cpu = sum(spent) if self.workers else planner_cpu
         sent = self.sink.count() - before
         time.sleep(1.5)  # PostgreSQL publishes its counters about once a second
@@ -255,9 +257,6 @@ class _Run:
                 (cpu + (planner_cpu if self.workers else 0.0)) / max(1, sent) * 1000, 3
             ),
             "commits_per_msg": round(commits / max(1, sent), 4),
-            # the workers' reads and writes through the kernel (sockets included): its
-            # share of their CPU, counted rather than timed
-            "io_calls_per_msg": round(sum(calls) / max(1, sent), 2) if self.workers else None,
             "send_ok": planner.returncode == 0,
             # per worker: CPU seconds and messages sent, to tell a worker's fixed cost
             # (start-up, first shard's warm-up) from its cost per message
@@ -292,6 +291,29 @@ class _Run:
             counts.append(_totals(dumps[-1]))
         return result, counts
 
+    def trace(self, action: Callable[[], dict]) -> dict:
+        """``action``'s result, with the system calls per message that the workers (every
+        thread) made meanwhile, counted by `strace -c` (the kernel's side of their CPU; the
+        tracing slows the calls, so this run's CPU is not comparable)."""
+        tracers = []
+        for process in self.pool:
+            summary = self.workdir / f"strace.{process.pid}"
+            tracer = subprocess.Popen(
+                ["strace", "-c", "-f", "-o", str(summary), "-p", str(process.pid)],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            assert tracer.stderr is not None
+            tracer.stderr.readline()  # "Process N attached": counting from here
+            tracers.append((tracer, summary))
+        result = action()
+        calls = 0
+        for tracer, summary in tracers:
+            tracer.send_signal(signal.SIGINT)
+            tracer.communicate()
+            calls += _traced_calls(summary)
+        return {**result, "syscalls_per_msg": round(calls / max(1, result["sent"]), 2)}
+
     def stop_workers(self) -> list[float]:
         for process in self.pool:
             process.send_signal(signal.SIGTERM)
@@ -323,7 +345,8 @@ def _one(workers: int, count: int, papers: list, sink: Sink) -> dict:
         time.sleep(IDLE if workers else 0)
         idle = run.spent_since(idle_from)
         _forget_sends(run.url)
-        warm = run.send(partial(run.spent_since, run.so_far()))
+        second = partial(run.send, partial(run.spent_since, run.so_far()))
+        warm = run.trace(second) if SYSCALLS and workers else second()
         total = run.stop_workers()
         return {
             "workers": workers,
@@ -372,7 +395,7 @@ def _ratios(rows: list[dict], pick: Callable[[dict], dict]) -> tuple[dict, list,
 
 def _print(rows: list[dict], figures: dict) -> None:
     header = ["round", "workers", "run", "sent", "s", "msg/s", "sending msg/s", "CPU ms/msg"]
-    header += ["planner CPU s", "commits/msg", "I/O calls/msg"]
+    header += ["planner CPU s", "commits/msg", "syscalls/msg"]
     lines = [
         [
             r["round"],
@@ -385,7 +408,7 @@ def _print(rows: list[dict], figures: dict) -> None:
             run["cpu_ms_per_msg"],
             run["planner_cpu_s"],
             run["commits_per_msg"],
-            run["io_calls_per_msg"] or "",
+            run.get("syscalls_per_msg", ""),
         ]
         for r in rows
         for which, run in (("first", r), ("second", r["warm"]))
@@ -464,8 +487,7 @@ def _report_alternating(count: int, papers: list, sink: Sink) -> dict:
         print(
             f"{w} worker(s), CPU ms/msg per round: {[r['cpu_ms_per_msg'] for r in found]}, "
             f"sent {[r['sent'] for r in found]}, "
-            f"commits/msg {[r['commits_per_msg'] for r in found]}, "
-            f"I/O calls/msg {[r['io_calls_per_msg'] for r in found]}"
+            f"commits/msg {[r['commits_per_msg'] for r in found]}"
         )
     print(f"CPU of 2 and 3 workers / one's, per round: {part['cpu_ratio_per_round']}")
     print(f"medians: {part['cpu_ratio_median']}")
