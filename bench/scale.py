@@ -143,12 +143,16 @@ def _totals(dump: Path) -> int:
     raise ValueError(f"{dump}: no totals line")
 
 
-def _traced_calls(summary: Path) -> int:
-    """The system calls an `strace -c` summary counts (its ``total`` line)."""
+def _traced_calls(summary: Path) -> dict[str, int]:
+    """The system calls an `strace -c` summary counts, by name (and ``total``)."""
+    calls = {}
     for line in summary.read_text().splitlines():
-        if line.rstrip().endswith("total"):
-            return int(line.split()[3])
-    raise ValueError(f"{summary}: no total line")
+        fields = line.split()
+        if fields and fields[-1].isidentifier() and len(fields) >= 5 and fields[3].isdigit():
+            calls[fields[-1]] = int(fields[3])
+    if "total" not in calls:
+        raise ValueError(f"{summary}: no total line")
+    return calls
 
 
 def _sent_by(url: str) -> dict[str, int]:
@@ -307,12 +311,23 @@ class _Run:
             tracer.stderr.readline()  # "Process N attached": counting from here
             tracers.append((tracer, summary))
         result = action()
-        calls = 0
+        calls: dict[str, int] = {}
         for tracer, summary in tracers:
             tracer.send_signal(signal.SIGINT)
             tracer.communicate()
-            calls += _traced_calls(summary)
-        return {**result, "syscalls_per_msg": round(calls / max(1, result["sent"]), 2)}
+            for name, count in _traced_calls(summary).items():
+                calls[name] = calls.get(name, 0) + count
+        sent = max(1, result["sent"])
+        return {
+            **result,
+            "syscalls_per_msg": round(calls["total"] / sent, 2),
+            # futex: threads handing over the interpreter's lock and waiting on each
+            # other, as many as the timing makes; the rest is the work's
+            "syscalls_per_msg_without_futex": round(
+                (calls["total"] - calls.get("futex", 0)) / sent, 2
+            ),
+            "syscalls": calls,
+        }
 
     def stop_workers(self) -> list[float]:
         for process in self.pool:
@@ -395,7 +410,7 @@ def _ratios(rows: list[dict], pick: Callable[[dict], dict]) -> tuple[dict, list,
 
 def _print(rows: list[dict], figures: dict) -> None:
     header = ["round", "workers", "run", "sent", "s", "msg/s", "sending msg/s", "CPU ms/msg"]
-    header += ["planner CPU s", "commits/msg", "syscalls/msg"]
+    header += ["planner CPU s", "commits/msg", "syscalls/msg", "without futex"]
     lines = [
         [
             r["round"],
@@ -409,6 +424,7 @@ def _print(rows: list[dict], figures: dict) -> None:
             run["planner_cpu_s"],
             run["commits_per_msg"],
             run.get("syscalls_per_msg", ""),
+            run.get("syscalls_per_msg_without_futex", ""),
         ]
         for r in rows
         for which, run in (("first", r), ("second", r["warm"]))
