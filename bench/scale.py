@@ -273,6 +273,12 @@ class _Run:
     def so_far(self) -> list[float]:
         return [_cpu_so_far(process) for process in self.pool]
 
+    def again(self) -> dict:
+        """The next day's run on the running workers: the ledger emptied, then :meth:`send`,
+        the workers' CPU counted from now."""
+        _forget_sends(self.url)
+        return self.send(partial(self.spent_since, self.so_far()))
+
     def spent_since(self, before: list[float]) -> list[float]:
         """Each worker's CPU seconds since :meth:`so_far` told ``before``."""
         return [b - a for a, b in zip(before, self.so_far(), strict=True)]
@@ -359,9 +365,7 @@ def _one(workers: int, count: int, papers: list, sink: Sink) -> dict:
         idle_from = run.so_far()
         time.sleep(IDLE if workers else 0)
         idle = run.spent_since(idle_from)
-        _forget_sends(run.url)
-        second = partial(run.send, partial(run.spent_since, run.so_far()))
-        warm = run.trace(second) if SYSCALLS and workers else second()
+        warm = run.trace(run.again) if SYSCALLS and workers else run.again()
         total = run.stop_workers()
         return {
             "workers": workers,
@@ -475,9 +479,7 @@ def _alternating(count: int, papers: list, sink: Sink) -> dict:
         order = list(runs)
         for n in range(ALTERNATE + 1):  # round 0 warms the workers up and is not counted
             for w in order if n % 2 else order[::-1]:
-                run = runs[w]
-                _forget_sends(run.url)
-                found[w].append(run.send(partial(run.spent_since, run.so_far())))
+                found[w].append(runs[w].again())
         for run in runs.values():
             run.stop_workers()
     finally:
@@ -527,10 +529,7 @@ def _counted(count: int, papers: list, sink: Sink) -> dict:
             run.send(run.so_far)
             found[workers] = []
             for _ in range(ROUNDS):
-                _forget_sends(run.url)
-                figures, counts = run.count(
-                    partial(run.send, partial(run.spent_since, run.so_far()))
-                )
+                figures, counts = run.count(run.again)
                 sent = max(1, figures["sent"])
                 figures["instructions"] = counts
                 figures["instructions_per_msg"] = round(sum(counts) / sent)

@@ -104,8 +104,7 @@ class Dispatcher:
         try:
             for _ in range(count):  # here, so a transport that cannot start is one error
                 connections.append(self.transport.connect())
-            if count > 1:  # the threads' ledger steps committed together
-                group = self.store.ledger_group()
+            group = self.store.ledger_group()  # the threads' ledger steps committed together
         except BaseException:
             for connection in connections:
                 connection.close()
